@@ -1,0 +1,3 @@
+build/release/tests/unit/harness.o: tests/unit/harness.c \
+ tests/unit/harness.h
+tests/unit/harness.h:

@@ -1,0 +1,23 @@
+/*
+ * device.h: which compute device a tool runs on (--device cpu|cuda[:N]).
+ *
+ * A build without CUDA (no nvcc, or NO_CUDA=1) still parses "cuda" and then says
+ * "built without CUDA" when a tool asks for it, rather than failing to build.
+ */
+#ifndef FR_DEVICE_H
+#define FR_DEVICE_H
+
+// -1 for "cpu", N >= 0 for "cuda" / "cuda:N", -2 if the string is not a device.
+int device_parse(const char *s);
+// Dies with a clear message if the device cannot be used in this build or machine.
+// Returns the parsed device (-1 cpu, N cuda).
+int device_require(const char *s);
+// One line for --version: "built without CUDA", or "yes (N devices)".
+const char *device_cuda_summary(void);
+
+#ifdef FR_HAVE_CUDA
+// cuda/device.cu
+int cuda_device_count(void);
+#endif
+
+#endif
