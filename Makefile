@@ -135,7 +135,7 @@ $(BUILD)/tests/unit/harness.o: tests/unit/harness.c
 # ---------------------------------------------------------------- fuzzing (clang + libFuzzer)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -fsanitize=fuzzer,address,undefined -DFR_VARIANT='"fuzz"' -DFR_BLAS='"none"'
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
 	$(Q)clang $(FUZZ_CFLAGS) -DFR_FUZZING $< $(LIB_SRC) $(BLAS_CFLAGS) $(BLAS_LIBS) -ljpeg -lz -lm -lpthread -o $@
@@ -170,3 +170,7 @@ clean:
 	rm -rf build bin/fr-*
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# `make print-CFLAGS` and friends: the dependency test asks the build for its flags.
+print-%:
+	@echo '$($*)'
