@@ -149,7 +149,7 @@ test:
 	@scripts/deps.sh --check >/dev/null 2>&1 || scripts/deps.sh
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory fuzz
-	@BUILD=$(BUILD) VARIANT=$(VARIANT) tests/run.sh
+	@BUILD=$(BUILD) VARIANT=$(VARIANT) FUZZ_SECONDS=$${FUZZ_SECONDS:-$(if $(SAN),0,10)} tests/run.sh
 
 demo:
 	@scripts/deps.sh --check >/dev/null 2>&1 || scripts/deps.sh

@@ -72,7 +72,7 @@ void bundle_add(FrBundle *b, const char *name, uint32_t dtype, uint32_t ndim, co
     t->name = xstrdup(name);
     t->dtype = dtype;
     t->ndim = ndim;
-    memcpy(t->dims, dims, ndim * sizeof *dims);
+    if (ndim) memcpy(t->dims, dims, ndim * sizeof *dims);
     t->bytes = tensor_bytes(dtype, ndim, dims);
     t->data = (void *)data;
 }

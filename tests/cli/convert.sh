@@ -1,5 +1,5 @@
 # fr-convert: .npy <-> .fre through files and pipes, checked against NumPy itself.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 have_numpy || skip "Debian's python3-numpy (/usr/bin/python3) is not installed"
 
 /usr/bin/python3 - "$T" <<'PY'

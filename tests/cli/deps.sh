@@ -2,7 +2,7 @@
 # the tests actually use to its Debian package, and fail when a package is neither in
 # scripts/deps.sh's list nor pulled in by one in it (nor essential). These machines
 # already have everything installed, so nothing else would catch a missing install step.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 command -v dpkg >/dev/null && command -v apt-cache >/dev/null || skip "not a Debian system"
 cd "$FR_ROOT"
 

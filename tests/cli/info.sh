@@ -1,5 +1,5 @@
 # fr-info: help, usage errors, each kind, JSON, verify, and every kind of bad input.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 
 run fr-info --help
 expect_rc 0; expect_out_match '^usage: fr-info'; [[ ! -s $err ]] || fail "help wrote to stderr"

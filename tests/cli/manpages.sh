@@ -1,6 +1,6 @@
 # Every tool has a man page whose SYNOPSIS is its --help usage line, and every
 # man page renders without warnings.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 command -v man >/dev/null || skip "man (man-db) is not installed"
 n=0
 for tool in "$FR_ROOT"/src/fr-*.c; do

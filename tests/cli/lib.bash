@@ -1,4 +1,4 @@
-# tests/cli/lib.sh: helpers for CLI tests. Each test script sources this, runs
+# tests/cli/lib.bash: helpers for CLI tests. Each test script sources this, runs
 # commands through `run`, and checks with `expect_*`; the first failed check ends
 # the script with exit 1 and says why. `skip "why"` exits 77.
 #
