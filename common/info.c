@@ -86,7 +86,7 @@ static void record_line(FILE *o, const InfoOpts *op, const FrdsPack *p, uint64_t
     }
     if (first) {
         fprintf(o, "  %-8s %-32s %6s %5s %11s %5s %8s", "#", "key", "label", "group", "size", "enc", "bytes");
-        for (uint32_t j = 0; j < p->ncols; j++) fprintf(o, " %10.10s", p->colnames[j]);
+        for (uint32_t j = 0; j < p->ncols; j++) fprintf(o, " %12.12s", p->colnames[j]);
         fputc('\n', o);
     }
     char size[32];
@@ -96,7 +96,7 @@ static void record_line(FILE *o, const InfoOpts *op, const FrdsPack *p, uint64_t
     for (uint32_t j = 0; j < p->ncols; j++) {
         float v;
         memcpy(&v, (const uint8_t *)r->cols + 4 * j, 4);
-        fprintf(o, " %10.4g", v);
+        fprintf(o, " %12.4g", v);
     }
     fputc('\n', o);
 }
