@@ -36,18 +36,17 @@ for m in numpy torch; do
     files+=("$f")
 done
 
-# resolve each to the path dpkg knows (usr-merge: /lib -> /usr/lib), skip what dpkg does not own
+# resolve each to the path dpkg knows (usr-merge: /lib -> /usr/lib); one dpkg -S for all
 declare -A need
-unowned=()
+cands=()
 for f in $(printf '%s\n' "${files[@]}" | sort -u); do
     [[ $f == "$FR_ROOT"/* || $f == /usr/local/* ]] && continue  # our own files; the CUDA toolkit
-    owner=""
-    for cand in "$f" "$(realpath -m "$f")" "${f#/usr}" "$(realpath -m "$f" | sed 's|^/usr||')"; do
-        owner=$(dpkg -S "$cand" 2>/dev/null | head -n1 | cut -d: -f1 | cut -d, -f1) && [[ -n $owner ]] && break
-    done
-    if [[ -z $owner ]]; then unowned+=("$f"); continue; fi
-    need[$owner]=1
+    r=$(realpath -m "$f")
+    cands+=("$f" "$r" "${f#/usr}" "${r#/usr}")
 done
+owned=$(dpkg -S $(printf '%s\n' "${cands[@]}" | sort -u) 2>/dev/null)
+for p in $(cut -d: -f1 <<<"$owned" | tr ',' '\n' | tr -d ' ' | sort -u); do need[$p]=1; done
+nowned=$(cut -d: -f2- <<<"$owned" | tr -d ' ' | sort -u | wc -l)
 
 missing=()
 for p in "${!need[@]}"; do
@@ -57,6 +56,6 @@ for p in "${!need[@]}"; do
     [[ $ess == yes* || $ess == *required ]] && continue
     missing+=("$base")
 done
-echo "packages used: ${#need[@]}; files dpkg does not own (ignored): ${#unowned[@]}"
+echo "packages used (${#need[@]}): ${!need[*]}"; echo "paths dpkg owns: $nowned"
 ((${#missing[@]} == 0)) || fail "used but not installed by scripts/deps.sh: ${missing[*]}"
 exit 0

@@ -13,8 +13,10 @@
 #include "frfile.h"
 #include "harness.h"
 #include "json.h"
+#include "xio.h"
 #include "msg.h"
 #include "out.h"
+#include "progress.h"
 #include "rng.h"
 
 // Known-answer vectors of Philox4x32-10 from Random123's kat_vectors.
@@ -182,7 +184,63 @@ static void t_signal_cleanup(void) {
     close(fds[1]);
 }
 
+// TSV logs append, write the header once, and flush each row.
+static void t_tsv_log(void) {
+    const char *p = test_path("log.tsv");
+    TsvLog t;
+    tsv_open(&t, p, "step\tloss\tlr");
+    double row[3] = {1, 0.5, 0.1};
+    tsv_row(&t, row, 3);
+    size_t n;
+    char *txt = (char *)read_file(p, &n);  // visible before close: flushed
+    CHECK(txt && strcmp(txt, "step\tloss\tlr\n1\t0.5\t0.1\n") == 0);
+    free(txt);
+    tsv_close(&t);
+    tsv_open(&t, p, "step\tloss\tlr");  // reopening appends, no second header
+    row[0] = 2;
+    tsv_row(&t, row, 3);
+    tsv_close(&t);
+    txt = (char *)read_file(p, &n);
+    CHECK(txt && strcmp(txt, "step\tloss\tlr\n1\t0.5\t0.1\n2\t0.5\t0.1\n") == 0);
+    free(txt);
+}
+
+// Off a terminal, progress is plain lines (no \r), the last one with the totals.
+static void t_progress_plain(void) {
+    const char *p = test_path("err.txt");
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(p, "w");
+    dup2(fileno(f), 2);
+    Progress pg;
+    progress_start(&pg, "images", 10);
+    pg.every_s = 0;  // a line per update
+    for (uint64_t i = 1; i <= 10; i++) progress_update(&pg, i);
+    progress_end(&pg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(f);
+    size_t n;
+    char *txt = (char *)read_file(p, &n);
+    CHECK(txt != NULL);
+    if (!txt) return;
+    CHECK(strchr(txt, '\r') == NULL);
+    CHECK_MSG(strstr(txt, "10/10 images") != NULL, "%s", txt);
+    int lines = 0;
+    for (char *c = txt; *c; c++) lines += *c == '\n';
+    CHECK(lines >= 2);
+    char d[32];
+    fmt_duration(d, sizeof d, 3725);
+    CHECK(strcmp(d, "1h02m") == 0);
+    fmt_duration(d, sizeof d, 65);
+    CHECK(strcmp(d, "1m05s") == 0);
+    free(txt);
+}
+
 const TestCase TESTS[] = {
+    {"tsv_log", t_tsv_log},
+    {"progress_plain", t_progress_plain},
     {"philox_kat", t_philox_kat},
     {"rng_streams", t_rng_streams},
     {"rng_distributions", t_rng_distributions},
