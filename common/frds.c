@@ -232,7 +232,7 @@ static int adopt_index(FrdsPack *p, const FrChunk *c, uint8_t *body) {
         int32_t lab = (int32_t)get_u32(e + 12), grp = (int32_t)get_u32(e + 16);
         if (off < FR_HEADER_BYTES || off <= prev || off >= c->offset || off % FR_ALIGN)
             return fr_err("%s: index entry %llu points outside the records (corrupt)", p->r.name, (unsigned long long)i);
-        if (lab < -1 || grp < -1 || (uint64_t)(lab + 1) > p->num_classes || (uint64_t)(grp + 1) > p->num_groups)
+        if (lab < -1 || grp < -1 || (uint64_t)((int64_t)lab + 1) > p->num_classes || (uint64_t)((int64_t)grp + 1) > p->num_groups)
             return fr_err("%s: index entry %llu: label %d or group %d out of range (corrupt)", p->r.name,
                           (unsigned long long)i, lab, grp);
         prev = off;
@@ -379,7 +379,7 @@ static int decode_record(FrdsPack *p, const FrChunk *c, const uint8_t *body, uin
     if (idx != want_index) return fr_err("%s: record %llu carries number %llu (corrupt)", nm, i, (unsigned long long)idx);
     if (nc != p->ncols) return fr_err("%s: record %llu has %u float columns, the pack %u (corrupt)", nm, i, nc, p->ncols);
     if (rec->label < -1 || rec->group < -1) return fr_err("%s: record %llu: negative label or group (corrupt)", nm, i);
-    if (!p->stream && ((uint64_t)(rec->label + 1) > p->num_classes || (uint64_t)(rec->group + 1) > p->num_groups))
+    if (!p->stream && ((uint64_t)((int64_t)rec->label + 1) > p->num_classes || (uint64_t)((int64_t)rec->group + 1) > p->num_groups))
         return fr_err("%s: record %llu: label or group beyond the pack's counts (corrupt)", nm, i);
     if ((rec->c != 1 && rec->c != 3) || rec->h == 0 || rec->w == 0 || rec->h > FRDS_MAX_SIDE || rec->w > FRDS_MAX_SIDE)
         return fr_err("%s: record %llu: image size %ux%ux%u is invalid (corrupt)", nm, i, rec->w, rec->h, rec->c);

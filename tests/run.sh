@@ -61,7 +61,9 @@ if [[ $FUZZ_SECONDS != 0 ]]; then
         [[ -x $f ]] || continue
         name=$(basename "$f"); corpus=tests/fuzz/corpus/${name#fuzz_}
         work=$(mktemp -d)
+        mkdir -p build/fuzz/crashes
         run_one "fuzz/${name#fuzz_}" "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+            -artifact_prefix=build/fuzz/crashes/"${name#fuzz_}"- \
             -print_final_stats=0 "$work" "$corpus"
         rm -rf "$work"
     done

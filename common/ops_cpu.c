@@ -1,0 +1,915 @@
+/*
+ * ops_cpu.c: the CPU backend, the readable reference for every op. See ops.h.
+ *
+ * GEMMs go through OpenBLAS (threaded by its own pthreads), so nothing here calls
+ * sgemm from inside an OpenMP region; elementwise and per-channel loops use OpenMP.
+ * Formulas follow PyTorch's CPU kernels where results must match: batch norm uses
+ * biased variance to normalise and unbiased variance for running statistics, max
+ * pooling keeps the first maximum, average pooling counts padding, bilinear
+ * upsampling uses half-pixel centres (align_corners=False).
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msg.h"
+#include "ops.h"
+#include "rng.h"
+#include "xio.h"
+
+void gemm_cpu(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+              float beta, float *c, int ldc) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda,
+                b, ldb, beta, c, ldc);
+}
+
+// ---------------------------------------------------------------- convolution
+
+int conv_geom(ConvGeom *g) {
+    if (g->n <= 0 || g->c <= 0 || g->h <= 0 || g->w <= 0 || g->oc <= 0 || g->kh <= 0 || g->kw <= 0 || g->sh <= 0 ||
+        g->sw <= 0 || g->ph < 0 || g->pw < 0 || g->groups <= 0)
+        return fr_err("invalid convolution geometry");
+    if (g->c % g->groups || g->oc % g->groups)
+        return fr_err("channels %d -> %d are not divisible by %d groups", g->c, g->oc, g->groups);
+    int eh = g->h + 2 * g->ph - g->kh, ew = g->w + 2 * g->pw - g->kw;
+    if (eh < 0 || ew < 0) return fr_err("kernel %dx%d larger than the padded input %dx%d", g->kh, g->kw, g->h + 2 * g->ph, g->w + 2 * g->pw);
+    g->oh = eh / g->sh + 1;
+    g->ow = ew / g->sw + 1;
+    return 0;
+}
+
+static int is_depthwise(const ConvGeom *g) { return g->groups == g->c && g->oc == g->c; }
+static int is_pointwise(const ConvGeom *g) {
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+size_t conv2d_ws_floats(const ConvGeom *g) {
+    if (is_depthwise(g) || is_pointwise(g)) return 0;
+    return (size_t)(g->c / g->groups) * g->kh * g->kw * g->oh * g->ow;
+}
+
+// col (cg*kh*kw, oh*ow) from the cg channels at x (cg, h, w)
+static void im2col(float *col, const float *x, int cg, const ConvGeom *g) {
+    int ohw = g->oh * g->ow;
+    for (int ci = 0; ci < cg; ci++)
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++) {
+                float *row = col + ((size_t)(ci * g->kh + ky) * g->kw + kx) * ohw;
+                const float *xc = x + (size_t)ci * g->h * g->w;
+                for (int oy = 0; oy < g->oh; oy++) {
+                    int iy = oy * g->sh - g->ph + ky;
+                    float *r = row + oy * g->ow;
+                    if (iy < 0 || iy >= g->h) {
+                        memset(r, 0, sizeof(float) * g->ow);
+                        continue;
+                    }
+                    for (int ox = 0; ox < g->ow; ox++) {
+                        int ix = ox * g->sw - g->pw + kx;
+                        r[ox] = ix >= 0 && ix < g->w ? xc[iy * g->w + ix] : 0;
+                    }
+                }
+            }
+}
+
+// x (cg, h, w) += col2im(col)
+static void col2im_add(float *x, const float *col, int cg, const ConvGeom *g) {
+    int ohw = g->oh * g->ow;
+    for (int ci = 0; ci < cg; ci++)
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++) {
+                const float *row = col + ((size_t)(ci * g->kh + ky) * g->kw + kx) * ohw;
+                float *xc = x + (size_t)ci * g->h * g->w;
+                for (int oy = 0; oy < g->oh; oy++) {
+                    int iy = oy * g->sh - g->ph + ky;
+                    if (iy < 0 || iy >= g->h) continue;
+                    for (int ox = 0; ox < g->ow; ox++) {
+                        int ix = ox * g->sw - g->pw + kx;
+                        if (ix >= 0 && ix < g->w) xc[iy * g->w + ix] += row[oy * g->ow + ox];
+                    }
+                }
+            }
+}
+
+static void dw_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int c = 0; c < g->c; c++) {
+            const float *x = in + ((size_t)n * g->c + c) * g->h * g->w;
+            const float *k = w + (size_t)c * g->kh * g->kw;
+            float *y = out + ((size_t)n * g->c + c) * g->oh * g->ow;
+            float bias = b ? b[c] : 0;
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int ox = 0; ox < g->ow; ox++) {
+                    float acc = bias;
+                    for (int ky = 0; ky < g->kh; ky++) {
+                        int iy = oy * g->sh - g->ph + ky;
+                        if (iy < 0 || iy >= g->h) continue;
+                        for (int kx = 0; kx < g->kw; kx++) {
+                            int ix = ox * g->sw - g->pw + kx;
+                            if (ix >= 0 && ix < g->w) acc += k[ky * g->kw + kx] * x[iy * g->w + ix];
+                        }
+                    }
+                    y[oy * g->ow + ox] = acc;
+                }
+        }
+}
+
+static void dw_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                        const ConvGeom *g) {
+    size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < g->c; c++) {
+        const float *k = w + (size_t)c * g->kh * g->kw;
+        float *dk = dw ? dw + (size_t)c * g->kh * g->kw : NULL;
+        for (int n = 0; n < g->n; n++) {
+            const float *x = in + ((size_t)n * g->c + c) * hw;
+            const float *dy = dout + ((size_t)n * g->c + c) * ohw;
+            float *dx = din ? din + ((size_t)n * g->c + c) * hw : NULL;
+            if (dx) memset(dx, 0, sizeof(float) * hw);
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int ox = 0; ox < g->ow; ox++) {
+                    float d = dy[oy * g->ow + ox];
+                    if (db) db[c] += d;
+                    for (int ky = 0; ky < g->kh; ky++) {
+                        int iy = oy * g->sh - g->ph + ky;
+                        if (iy < 0 || iy >= g->h) continue;
+                        for (int kx = 0; kx < g->kw; kx++) {
+                            int ix = ox * g->sw - g->pw + kx;
+                            if (ix < 0 || ix >= g->w) continue;
+                            if (dk) dk[ky * g->kw + kx] += d * x[iy * g->w + ix];
+                            if (dx) dx[iy * g->w + ix] += d * k[ky * g->kw + kx];
+                        }
+                    }
+                }
+        }
+    }
+}
+
+static void conv2d_forward_cpu(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
+    if (is_depthwise(g)) {
+        dw_forward(out, in, w, b, g);
+        return;
+    }
+    int cg = g->c / g->groups, og = g->oc / g->groups, K = cg * g->kh * g->kw, ohw = g->oh * g->ow;
+    for (int n = 0; n < g->n; n++)
+        for (int gr = 0; gr < g->groups; gr++) {
+            const float *x = in + ((size_t)n * g->c + (size_t)gr * cg) * g->h * g->w;
+            const float *col = x;  // a 1x1 stride-1 unpadded conv reads the input as it is
+            if (!is_pointwise(g)) {
+                im2col(ws, x, cg, g);
+                col = ws;
+            }
+            float *y = out + ((size_t)n * g->oc + (size_t)gr * og) * ohw;
+            gemm_cpu(0, 0, og, ohw, K, 1, w + (size_t)gr * og * K, K, col, ohw, 0, y, ohw);
+        }
+    if (b)
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int n = 0; n < g->n; n++)
+            for (int o = 0; o < g->oc; o++) {
+                float *y = out + ((size_t)n * g->oc + o) * ohw;
+                for (int i = 0; i < ohw; i++) y[i] += b[o];
+            }
+}
+
+static void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                                const ConvGeom *g, float *ws) {
+    if (is_depthwise(g)) {
+        dw_backward(din, dw, db, dout, in, w, g);
+        return;
+    }
+    int cg = g->c / g->groups, og = g->oc / g->groups, K = cg * g->kh * g->kw, ohw = g->oh * g->ow;
+    size_t hw = (size_t)g->h * g->w;
+    if (db)
+        for (int n = 0; n < g->n; n++)
+            for (int o = 0; o < g->oc; o++) {
+                const float *dy = dout + ((size_t)n * g->oc + o) * ohw;
+                float s = 0;
+                for (int i = 0; i < ohw; i++) s += dy[i];
+                db[o] += s;
+            }
+    for (int n = 0; n < g->n; n++)
+        for (int gr = 0; gr < g->groups; gr++) {
+            const float *x = in + ((size_t)n * g->c + (size_t)gr * cg) * hw;
+            const float *dy = dout + ((size_t)n * g->oc + (size_t)gr * og) * ohw;
+            const float *wg = w + (size_t)gr * og * K;
+            if (dw) {
+                const float *col = x;
+                if (!is_pointwise(g)) {
+                    im2col(ws, x, cg, g);
+                    col = ws;
+                }
+                gemm_cpu(0, 1, og, K, ohw, 1, dy, ohw, col, ohw, 1, dw + (size_t)gr * og * K, K);
+            }
+            if (din) {
+                float *dx = din + ((size_t)n * g->c + (size_t)gr * cg) * hw;
+                if (is_pointwise(g)) {
+                    gemm_cpu(1, 0, K, ohw, og, 1, wg, K, dy, ohw, 0, dx, ohw);
+                } else {
+                    gemm_cpu(1, 0, K, ohw, og, 1, wg, K, dy, ohw, 0, ws, ohw);
+                    memset(dx, 0, sizeof(float) * cg * hw);
+                    col2im_add(dx, ws, cg, g);
+                }
+            }
+        }
+}
+
+// ---------------------------------------------------------------- batch norm
+
+static int seg_lo(const BnGeom *g, int s) { return g->seg ? g->seg[s] : 0; }
+static int seg_hi(const BnGeom *g, int s) { return g->seg ? g->seg[s + 1] : g->n; }
+static int nseg(const BnGeom *g) { return g->seg ? g->nseg : 1; }
+
+// batch statistics of channel c over samples [lo, hi): mean and biased variance (two passes)
+static void chan_stats(const float *in, const BnGeom *g, int c, int lo, int hi, double *mean, double *var) {
+    double s = 0;
+    size_t cnt = (size_t)(hi - lo) * g->hw;
+    for (int n = lo; n < hi; n++) {
+        const float *x = in + ((size_t)n * g->c + c) * g->hw;
+        for (int i = 0; i < g->hw; i++) s += x[i];
+    }
+    double m = s / (double)cnt, v = 0;
+    for (int n = lo; n < hi; n++) {
+        const float *x = in + ((size_t)n * g->c + c) * g->hw;
+        for (int i = 0; i < g->hw; i++) v += ((double)x[i] - m) * ((double)x[i] - m);
+    }
+    *mean = m;
+    *var = v / (double)cnt;
+}
+
+static void update_running(float *rm, float *rv, double mean, double var, size_t cnt, float mom) {
+    double unbiased = cnt > 1 ? var * (double)cnt / (double)(cnt - 1) : var;
+    *rm = (float)((1 - mom) * *rm + mom * mean);
+    *rv = (float)((1 - mom) * *rv + mom * unbiased);
+}
+
+static void bn_forward_cpu(float *out, float *mean, float *rstd, const float *in, const float *gamma, const float *beta,
+                           float *run_mean, float *run_var, const BnGeom *g, int train, int update) {
+    int S = train ? nseg(g) : 1;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < g->c; c++) {
+        for (int s = 0; s < S; s++) {
+            int lo = train ? seg_lo(g, s) : 0, hi = train ? seg_hi(g, s) : g->n;
+            float m, r;
+            if (train) {
+                double dm, dv;
+                chan_stats(in, g, c, lo, hi, &dm, &dv);
+                m = (float)dm;
+                r = (float)(1 / sqrt(dv + g->eps));
+                if (update && run_mean) update_running(&run_mean[c], &run_var[c], dm, dv, (size_t)(hi - lo) * g->hw, g->momentum);
+            } else {
+                m = run_mean[c];
+                r = (float)(1 / sqrt((double)run_var[c] + g->eps));
+            }
+            mean[s * g->c + c] = m;
+            rstd[s * g->c + c] = r;
+            float ga = gamma ? gamma[c] : 1, be = beta ? beta[c] : 0;
+            for (int n = lo; n < hi; n++) {
+                const float *x = in + ((size_t)n * g->c + c) * g->hw;
+                float *y = out + ((size_t)n * g->c + c) * g->hw;
+                for (int i = 0; i < g->hw; i++) y[i] = (x[i] - m) * r * ga + be;
+            }
+        }
+    }
+}
+
+static void bn_backward_cpu(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                            const float *gamma, const float *mean, const float *rstd, const BnGeom *g, int train) {
+    int S = train ? nseg(g) : 1;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < g->c; c++) {
+        float ga = gamma ? gamma[c] : 1;
+        for (int s = 0; s < S; s++) {
+            int lo = train ? seg_lo(g, s) : 0, hi = train ? seg_hi(g, s) : g->n;
+            float m = mean[s * g->c + c], r = rstd[s * g->c + c];
+            double sdy = 0, sdyx = 0;
+            for (int n = lo; n < hi; n++) {
+                const float *x = in + ((size_t)n * g->c + c) * g->hw;
+                const float *dy = dout + ((size_t)n * g->c + c) * g->hw;
+                for (int i = 0; i < g->hw; i++) {
+                    sdy += dy[i];
+                    sdyx += (double)dy[i] * ((x[i] - m) * r);
+                }
+            }
+            if (dgamma) dgamma[c] += (float)sdyx;
+            if (dbeta) dbeta[c] += (float)sdy;
+            if (!din) continue;
+            double cnt = (double)(hi - lo) * g->hw;
+            for (int n = lo; n < hi; n++) {
+                const float *x = in + ((size_t)n * g->c + c) * g->hw;
+                const float *dy = dout + ((size_t)n * g->c + c) * g->hw;
+                float *dx = din + ((size_t)n * g->c + c) * g->hw;
+                for (int i = 0; i < g->hw; i++) {
+                    if (train) {
+                        float xh = (x[i] - m) * r;
+                        dx[i] = (float)(ga * r * (dy[i] - sdy / cnt - xh * sdyx / cnt));
+                    } else {
+                        dx[i] = dy[i] * ga * r;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- dual batch norm (AFA)
+
+static void dualbn_forward_cpu(float *out, float *mean, float *rstd, const float *in, const float *lam,
+                               const float *gamma, const float *beta, float *run_mean, float *run_var,
+                               const int *seg_set, const BnGeom *g, int train, int update) {
+    int S = nseg(g), C = g->c;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (int s = 0; s < S; s++) {
+            int lo = seg_lo(g, s), hi = seg_hi(g, s);
+            float m[2], r[2];
+            if (train) {
+                double dm, dv;
+                chan_stats(in, g, c, lo, hi, &dm, &dv);
+                m[0] = m[1] = (float)dm;
+                r[0] = r[1] = (float)(1 / sqrt(dv + g->eps));
+                int k = seg_set ? seg_set[s] : -1;
+                if (update && k >= 0) update_running(&run_mean[k * C + c], &run_var[k * C + c], dm, dv, (size_t)(hi - lo) * g->hw, g->momentum);
+            } else {
+                for (int k = 0; k < 2; k++) {
+                    m[k] = run_mean[k * C + c];
+                    r[k] = (float)(1 / sqrt((double)run_var[k * C + c] + g->eps));
+                }
+            }
+            for (int k = 0; k < 2; k++) {
+                mean[((size_t)k * S + s) * C + c] = m[k];
+                rstd[((size_t)k * S + s) * C + c] = r[k];
+            }
+            for (int n = lo; n < hi; n++) {
+                const float *x = in + ((size_t)n * C + c) * g->hw;
+                float *y = out + ((size_t)n * C + c) * g->hw;
+                float l = lam[n];
+                for (int i = 0; i < g->hw; i++) {
+                    float y0 = gamma[c] * (x[i] - m[0]) * r[0] + beta[c];
+                    float y1 = gamma[C + c] * (x[i] - m[1]) * r[1] + beta[C + c];
+                    y[i] = l * y1 + (1 - l) * y0;
+                }
+            }
+        }
+    }
+}
+
+static void dualbn_backward_cpu(float *din, float *dlam, float *dgamma, float *dbeta, const float *dout,
+                                const float *in, const float *lam, const float *gamma, const float *beta,
+                                const float *mean, const float *rstd, const BnGeom *g, int train) {
+    int S = nseg(g), C = g->c;
+    // dlam: a sum over channels per sample, done outside the channel-parallel loop
+    if (dlam)
+        for (int s = 0; s < S; s++)
+            for (int n = seg_lo(g, s); n < seg_hi(g, s); n++) {
+                double acc = 0;
+                for (int c = 0; c < C; c++) {
+                    float m0 = mean[(size_t)s * C + c], r0 = rstd[(size_t)s * C + c];
+                    float m1 = mean[((size_t)S + s) * C + c], r1 = rstd[((size_t)S + s) * C + c];
+                    const float *x = in + ((size_t)n * C + c) * g->hw;
+                    const float *dy = dout + ((size_t)n * C + c) * g->hw;
+                    for (int i = 0; i < g->hw; i++) {
+                        float y0 = gamma[c] * (x[i] - m0) * r0 + beta[c];
+                        float y1 = gamma[C + c] * (x[i] - m1) * r1 + beta[C + c];
+                        acc += (double)dy[i] * (y1 - y0);
+                    }
+                }
+                dlam[n] = (float)acc;
+            }
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (int s = 0; s < S; s++) {
+            int lo = seg_lo(g, s), hi = seg_hi(g, s);
+            float m0 = mean[(size_t)s * C + c], r0 = rstd[(size_t)s * C + c];
+            float m1 = mean[((size_t)S + s) * C + c], r1 = rstd[((size_t)S + s) * C + c];
+            double sg0 = 0, sb0 = 0, sg1 = 0, sb1 = 0, sdxh = 0, sdxhx = 0;
+            for (int n = lo; n < hi; n++) {
+                const float *x = in + ((size_t)n * C + c) * g->hw;
+                const float *dy = dout + ((size_t)n * C + c) * g->hw;
+                float l = lam[n], ge = l * gamma[C + c] + (1 - l) * gamma[c];
+                for (int i = 0; i < g->hw; i++) {
+                    float xh0 = (x[i] - m0) * r0, xh1 = (x[i] - m1) * r1;
+                    sg0 += (double)dy[i] * (1 - l) * xh0;
+                    sb0 += (double)dy[i] * (1 - l);
+                    sg1 += (double)dy[i] * l * xh1;
+                    sb1 += (double)dy[i] * l;
+                    sdxh += (double)dy[i] * ge;
+                    sdxhx += (double)dy[i] * ge * xh0;
+                }
+            }
+            if (dgamma) dgamma[c] += (float)sg0, dgamma[C + c] += (float)sg1;
+            if (dbeta) dbeta[c] += (float)sb0, dbeta[C + c] += (float)sb1;
+            if (!din) continue;
+            double cnt = (double)(hi - lo) * g->hw;
+            for (int n = lo; n < hi; n++) {
+                const float *x = in + ((size_t)n * C + c) * g->hw;
+                const float *dy = dout + ((size_t)n * C + c) * g->hw;
+                float *dx = din + ((size_t)n * C + c) * g->hw;
+                float l = lam[n];
+                for (int i = 0; i < g->hw; i++) {
+                    if (train) {  // both sets share the batch statistics
+                        float ge = l * gamma[C + c] + (1 - l) * gamma[c];
+                        float xh = (x[i] - m0) * r0;
+                        dx[i] = (float)(r0 * (dy[i] * ge - sdxh / cnt - xh * sdxhx / cnt));
+                    } else {
+                        dx[i] = dy[i] * (l * gamma[C + c] * r1 + (1 - l) * gamma[c] * r0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- activations
+
+static void relu_forward_cpu(float *out, const float *in, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : 0;
+}
+static void relu_backward_cpu(float *din, const float *dout, const float *in, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) din[i] = in[i] > 0 ? dout[i] : 0;
+}
+static void leaky_forward_cpu(float *out, const float *in, float slope, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : slope * in[i];
+}
+static void leaky_backward_cpu(float *din, const float *dout, const float *in, float slope, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) din[i] = in[i] > 0 ? dout[i] : slope * dout[i];
+}
+static void prelu_forward_cpu(float *out, const float *in, const float *slope, int n, int c, int hw) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++) {
+            const float *x = in + ((size_t)b * c + ch) * hw;
+            float *y = out + ((size_t)b * c + ch) * hw, a = slope[ch];
+            for (int i = 0; i < hw; i++) y[i] = x[i] > 0 ? x[i] : a * x[i];
+        }
+}
+static void prelu_backward_cpu(float *din, float *dslope, const float *dout, const float *in, const float *slope, int n,
+                               int c, int hw) {
+#pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < c; ch++) {
+        double ds = 0;
+        float a = slope[ch];
+        for (int b = 0; b < n; b++) {
+            const float *x = in + ((size_t)b * c + ch) * hw, *dy = dout + ((size_t)b * c + ch) * hw;
+            float *dx = din ? din + ((size_t)b * c + ch) * hw : NULL;
+            for (int i = 0; i < hw; i++) {
+                if (x[i] > 0) {
+                    if (dx) dx[i] = dy[i];
+                } else {
+                    if (dx) dx[i] = a * dy[i];
+                    ds += (double)dy[i] * x[i];
+                }
+            }
+        }
+        if (dslope) dslope[ch] += (float)ds;
+    }
+}
+static void sigmoid_forward_cpu(float *out, const float *in, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = in[i] >= 0 ? 1 / (1 + expf(-in[i])) : expf(in[i]) / (1 + expf(in[i]));
+}
+static void sigmoid_backward_cpu(float *din, const float *dout, const float *out, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) din[i] = dout[i] * out[i] * (1 - out[i]);
+}
+static void tanh_forward_cpu(float *out, const float *in, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = tanhf(in[i]);
+}
+static void tanh_backward_cpu(float *din, const float *dout, const float *out, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) din[i] = dout[i] * (1 - out[i] * out[i]);
+}
+
+// ---------------------------------------------------------------- pooling
+
+static void maxpool_forward_cpu(float *out, int32_t *idx, const float *in, const ConvGeom *g) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int c = 0; c < g->c; c++) {
+            const float *x = in + ((size_t)n * g->c + c) * g->h * g->w;
+            float *y = out + ((size_t)n * g->c + c) * g->oh * g->ow;
+            int32_t *id = idx + ((size_t)n * g->c + c) * g->oh * g->ow;
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int ox = 0; ox < g->ow; ox++) {
+                    float best = -INFINITY;
+                    int32_t bi = -1;
+                    for (int ky = 0; ky < g->kh; ky++) {
+                        int iy = oy * g->sh - g->ph + ky;
+                        if (iy < 0 || iy >= g->h) continue;
+                        for (int kx = 0; kx < g->kw; kx++) {
+                            int ix = ox * g->sw - g->pw + kx;
+                            if (ix < 0 || ix >= g->w) continue;
+                            float v = x[iy * g->w + ix];
+                            if (v > best || isnan(v) || bi < 0) best = v, bi = iy * g->w + ix;
+                        }
+                    }
+                    y[oy * g->ow + ox] = best;
+                    id[oy * g->ow + ox] = bi;
+                }
+        }
+}
+
+static void maxpool_backward_cpu(float *din, const float *dout, const int32_t *idx, const ConvGeom *g) {
+    size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    memset(din, 0, sizeof(float) * g->n * g->c * hw);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int c = 0; c < g->c; c++) {
+            float *dx = din + ((size_t)n * g->c + c) * hw;
+            const float *dy = dout + ((size_t)n * g->c + c) * ohw;
+            const int32_t *id = idx + ((size_t)n * g->c + c) * ohw;
+            for (size_t i = 0; i < ohw; i++)
+                if (id[i] >= 0) dx[id[i]] += dy[i];
+        }
+}
+
+// PyTorch's window: starts at oy*s - p, ends at min(start + k, h + p); the divisor is
+// that (padded) window's size; the sum covers its part inside the image
+static void avg_window(const ConvGeom *g, int oy, int ox, int *y0, int *y1, int *x0, int *x1, float *div) {
+    int hs = oy * g->sh - g->ph, ws = ox * g->sw - g->pw;
+    int he = hs + g->kh < g->h + g->ph ? hs + g->kh : g->h + g->ph;
+    int we = ws + g->kw < g->w + g->pw ? ws + g->kw : g->w + g->pw;
+    *div = (float)((he - hs) * (we - ws));
+    *y0 = hs < 0 ? 0 : hs, *x0 = ws < 0 ? 0 : ws;
+    *y1 = he > g->h ? g->h : he, *x1 = we > g->w ? g->w : we;
+}
+
+static void avgpool_forward_cpu(float *out, const float *in, const ConvGeom *g) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int c = 0; c < g->c; c++) {
+            const float *x = in + ((size_t)n * g->c + c) * g->h * g->w;
+            float *y = out + ((size_t)n * g->c + c) * g->oh * g->ow;
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int ox = 0; ox < g->ow; ox++) {
+                    int y0, y1, x0, x1;
+                    float div, s = 0;
+                    avg_window(g, oy, ox, &y0, &y1, &x0, &x1, &div);
+                    for (int iy = y0; iy < y1; iy++)
+                        for (int ix = x0; ix < x1; ix++) s += x[iy * g->w + ix];
+                    y[oy * g->ow + ox] = s / div;
+                }
+        }
+}
+
+static void avgpool_backward_cpu(float *din, const float *dout, const ConvGeom *g) {
+    size_t hw = (size_t)g->h * g->w;
+    memset(din, 0, sizeof(float) * g->n * g->c * hw);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < g->n; n++)
+        for (int c = 0; c < g->c; c++) {
+            float *dx = din + ((size_t)n * g->c + c) * hw;
+            const float *dy = dout + ((size_t)n * g->c + c) * g->oh * g->ow;
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int ox = 0; ox < g->ow; ox++) {
+                    int y0, y1, x0, x1;
+                    float div;
+                    avg_window(g, oy, ox, &y0, &y1, &x0, &x1, &div);
+                    float d = dy[oy * g->ow + ox] / div;
+                    for (int iy = y0; iy < y1; iy++)
+                        for (int ix = x0; ix < x1; ix++) dx[iy * g->w + ix] += d;
+                }
+        }
+}
+
+// ---------------------------------------------------------------- upsampling
+
+// source coordinate of output index o for bilinear, align_corners=False (PyTorch's area_pixel_compute_source_index)
+static void bilin_src(int o, int in, int factor, int *i0, int *i1, float *l1) {
+    float s = ((float)o + 0.5f) / (float)factor - 0.5f;
+    if (s < 0) s = 0;
+    int a = (int)s;
+    *i0 = a;
+    *i1 = a < in - 1 ? a + 1 : a;
+    *l1 = s - (float)a;
+}
+
+static void upsample_forward_cpu(float *out, const float *in, int n, int c, int h, int w, int f, int mode) {
+    int oh = h * f, ow = w * f;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++) {
+            const float *x = in + ((size_t)b * c + ch) * h * w;
+            float *y = out + ((size_t)b * c + ch) * oh * ow;
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    if (mode == 0) {
+                        y[oy * ow + ox] = x[(oy / f) * w + ox / f];
+                    } else {
+                        int y0, y1, x0, x1;
+                        float ly, lx;
+                        bilin_src(oy, h, f, &y0, &y1, &ly);
+                        bilin_src(ox, w, f, &x0, &x1, &lx);
+                        y[oy * ow + ox] = (1 - ly) * ((1 - lx) * x[y0 * w + x0] + lx * x[y0 * w + x1]) +
+                                          ly * ((1 - lx) * x[y1 * w + x0] + lx * x[y1 * w + x1]);
+                    }
+                }
+        }
+}
+
+static void upsample_backward_cpu(float *din, const float *dout, int n, int c, int h, int w, int f, int mode) {
+    int oh = h * f, ow = w * f;
+    memset(din, 0, sizeof(float) * n * c * h * w);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++) {
+            float *dx = din + ((size_t)b * c + ch) * h * w;
+            const float *dy = dout + ((size_t)b * c + ch) * oh * ow;
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    float d = dy[oy * ow + ox];
+                    if (mode == 0) {
+                        dx[(oy / f) * w + ox / f] += d;
+                    } else {
+                        int y0, y1, x0, x1;
+                        float ly, lx;
+                        bilin_src(oy, h, f, &y0, &y1, &ly);
+                        bilin_src(ox, w, f, &x0, &x1, &lx);
+                        dx[y0 * w + x0] += d * (1 - ly) * (1 - lx);
+                        dx[y0 * w + x1] += d * (1 - ly) * lx;
+                        dx[y1 * w + x0] += d * ly * (1 - lx);
+                        dx[y1 * w + x1] += d * ly * lx;
+                    }
+                }
+        }
+}
+
+// ---------------------------------------------------------------- linear, dropout, elementwise
+
+static void linear_forward_cpu(float *out, const float *in, const float *w, const float *b, int n, int i, int o) {
+    gemm_cpu(0, 1, n, o, i, 1, in, i, w, i, 0, out, o);
+    if (b)
+        for (int r = 0; r < n; r++)
+            for (int k = 0; k < o; k++) out[(size_t)r * o + k] += b[k];
+}
+
+static void linear_backward_cpu(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                                int n, int i, int o) {
+    if (din) gemm_cpu(0, 0, n, i, o, 1, dout, o, w, i, 0, din, i);
+    if (dw) gemm_cpu(1, 0, o, i, n, 1, dout, o, in, i, 1, dw, i);
+    if (db)
+        for (int r = 0; r < n; r++)
+            for (int k = 0; k < o; k++) db[k] += dout[(size_t)r * o + k];
+}
+
+static void dropout_forward_cpu(float *out, uint8_t *mask, const float *in, float p, uint64_t seed, uint64_t step, size_t n) {
+    Rng r = rng_stream(seed, RNG_DROPOUT, 0, step);
+    float keep = 1 / (1 - p);
+    for (size_t i = 0; i < n; i++) {
+        mask[i] = rng_uniform(&r) >= p;
+        out[i] = mask[i] ? in[i] * keep : 0;
+    }
+}
+
+static void dropout_backward_cpu(float *din, const float *dout, const uint8_t *mask, float p, size_t n) {
+    float keep = 1 / (1 - p);
+    for (size_t i = 0; i < n; i++) din[i] = mask[i] ? dout[i] * keep : 0;
+}
+
+static void add_forward_cpu(float *out, const float *a, const float *b, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+static void chanmul_forward_cpu(float *out, const float *x, const float *s, int n, int c, int hw) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++) {
+            float k = s[(size_t)b * c + ch];
+            const float *xi = x + ((size_t)b * c + ch) * hw;
+            float *y = out + ((size_t)b * c + ch) * hw;
+            for (int i = 0; i < hw; i++) y[i] = xi[i] * k;
+        }
+}
+
+static void chanmul_backward_cpu(float *dx, float *ds, const float *dout, const float *x, const float *s, int n, int c,
+                                 int hw) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++) {
+            float k = s[(size_t)b * c + ch];
+            const float *xi = x + ((size_t)b * c + ch) * hw, *dy = dout + ((size_t)b * c + ch) * hw;
+            double acc = 0;
+            for (int i = 0; i < hw; i++) {
+                if (dx) dx[((size_t)b * c + ch) * hw + i] = dy[i] * k;
+                acc += (double)dy[i] * xi[i];
+            }
+            if (ds) ds[(size_t)b * c + ch] = (float)acc;
+        }
+}
+
+static void gap_forward_cpu(float *out, const float *in, int n, int c, int hw) {
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < (size_t)n * c; r++) {
+        double s = 0;
+        for (int i = 0; i < hw; i++) s += in[r * hw + i];
+        out[r] = (float)(s / hw);
+    }
+}
+
+static void gap_backward_cpu(float *din, const float *dout, int n, int c, int hw) {
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < (size_t)n * c; r++)
+        for (int i = 0; i < hw; i++) din[r * hw + i] = dout[r] / (float)hw;
+}
+
+static void l2norm_forward_cpu(float *out, float *norm, const float *in, int n, int d, float eps) {
+    for (int r = 0; r < n; r++) {
+        double s = 0;
+        for (int i = 0; i < d; i++) s += (double)in[(size_t)r * d + i] * in[(size_t)r * d + i];
+        float nr = (float)sqrt(s), den = nr > eps ? nr : eps;
+        norm[r] = nr;
+        for (int i = 0; i < d; i++) out[(size_t)r * d + i] = in[(size_t)r * d + i] / den;
+    }
+}
+
+static void l2norm_backward_cpu(float *din, const float *dout, const float *out, const float *norm, int n, int d,
+                                float eps) {
+    for (int r = 0; r < n; r++) {
+        const float *g = dout + (size_t)r * d, *y = out + (size_t)r * d;
+        float *dx = din + (size_t)r * d;
+        if (!(norm[r] > eps)) {  // below eps the op is x/eps
+            for (int i = 0; i < d; i++) dx[i] = g[i] / eps;
+            continue;
+        }
+        double dot = 0;
+        for (int i = 0; i < d; i++) dot += (double)g[i] * y[i];
+        for (int i = 0; i < d; i++) dx[i] = (float)((g[i] - y[i] * dot) / norm[r]);
+    }
+}
+
+// ---------------------------------------------------------------- losses
+
+static float softmax_ce_cpu(float *dl, const float *logits, const int32_t *labels, int n, int c, float scale) {
+    int cnt = 0;
+    for (int r = 0; r < n; r++) cnt += labels[r] >= 0;
+    double loss = 0;
+    for (int r = 0; r < n; r++) {
+        const float *x = logits + (size_t)r * c;
+        float *d = dl ? dl + (size_t)r * c : NULL;
+        if (labels[r] < 0) {
+            if (d) memset(d, 0, sizeof(float) * c);
+            continue;
+        }
+        float mx = x[0];
+        for (int k = 1; k < c; k++) mx = x[k] > mx ? x[k] : mx;
+        double s = 0;
+        for (int k = 0; k < c; k++) s += exp((double)x[k] - mx);
+        double lse = mx + log(s);
+        loss += lse - x[labels[r]];
+        if (d)
+            for (int k = 0; k < c; k++)
+                d[k] = (float)((exp((double)x[k] - lse) - (k == labels[r])) * scale / cnt);
+    }
+    return cnt ? (float)(loss / cnt) : 0;
+}
+
+static float smoothl1_cpu(float *dx, const float *x, const float *y, size_t n, float beta, float scale) {
+    double loss = 0;
+    for (size_t i = 0; i < n; i++) {
+        float d = x[i] - y[i], a = fabsf(d);
+        if (a < beta) {
+            loss += 0.5 * d * d / beta;
+            if (dx) dx[i] = d / beta * scale / (float)n;
+        } else {
+            loss += a - 0.5 * beta;
+            if (dx) dx[i] = (d > 0 ? 1.f : -1.f) * scale / (float)n;
+        }
+    }
+    return (float)(loss / (double)n);
+}
+
+static float mse_cpu(float *dx, const float *x, const float *y, size_t n, float scale) {
+    double loss = 0;
+    for (size_t i = 0; i < n; i++) {
+        float d = x[i] - y[i];
+        loss += (double)d * d;
+        if (dx) dx[i] = 2 * d * scale / (float)n;
+    }
+    return (float)(loss / (double)n);
+}
+
+static float l1_cpu(float *dx, const float *x, const float *y, size_t n, float scale) {
+    double loss = 0;
+    for (size_t i = 0; i < n; i++) {
+        float d = x[i] - y[i];
+        loss += fabsf(d);
+        if (dx) dx[i] = (float)((d > 0) - (d < 0)) * scale / (float)n;
+    }
+    return (float)(loss / (double)n);
+}
+
+static float bce_logits_cpu(float *dx, const float *x, const float *y, size_t n, float scale) {
+    double loss = 0;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        loss += (v > 0 ? v : 0) - v * y[i] + log1p(exp(-fabs((double)v)));
+        if (dx) {
+            float s = v >= 0 ? 1 / (1 + expf(-v)) : expf(v) / (1 + expf(v));
+            dx[i] = (s - y[i]) * scale / (float)n;
+        }
+    }
+    return (float)(loss / (double)n);
+}
+
+// ---------------------------------------------------------------- top-k, sort, histogram
+
+typedef struct VI {
+    float v;
+    int32_t i;
+} VI;
+
+static int cmp_desc(const void *a, const void *b) {
+    const VI *x = a, *y = b;
+    if (x->v != y->v) return x->v > y->v ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+static int cmp_asc(const void *a, const void *b) {
+    const VI *x = a, *y = b;
+    if (x->v != y->v) return x->v < y->v ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+void topk_cpu(float *val, int32_t *idx, const float *x, size_t n, size_t k) {
+    VI *t = xmalloc(sizeof *t * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) t[i].v = x[i], t[i].i = (int32_t)i;
+    qsort(t, n, sizeof *t, cmp_desc);
+    for (size_t i = 0; i < k && i < n; i++) {
+        val[i] = t[i].v;
+        if (idx) idx[i] = t[i].i;
+    }
+    free(t);
+}
+
+void sort_cpu(float *x, int32_t *idx, size_t n) {
+    VI *t = xmalloc(sizeof *t * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) t[i].v = x[i], t[i].i = (int32_t)i;  // ties keep their order
+    qsort(t, n, sizeof *t, cmp_asc);
+    int32_t *carried = idx ? xmalloc(sizeof *carried * (n ? n : 1)) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = t[i].v;
+        if (idx) carried[i] = idx[t[i].i];
+    }
+    if (idx) {
+        memcpy(idx, carried, sizeof *idx * n);
+        free(carried);
+    }
+    free(t);
+}
+
+void histogram_cpu(uint64_t *counts, const float *x, size_t n, int nbins, float lo, float hi) {
+    memset(counts, 0, sizeof *counts * (size_t)nbins);
+    float w = (hi - lo) / (float)nbins;
+    for (size_t i = 0; i < n; i++) {
+        int b = (int)floorf((x[i] - lo) / w);
+        b = b < 0 ? 0 : b >= nbins ? nbins - 1 : b;
+        counts[b]++;
+    }
+}
+
+const Backend BACKEND_CPU = {
+    .name = "cpu",
+    .conv2d_forward = conv2d_forward_cpu,
+    .conv2d_backward = conv2d_backward_cpu,
+    .bn_forward = bn_forward_cpu,
+    .bn_backward = bn_backward_cpu,
+    .dualbn_forward = dualbn_forward_cpu,
+    .dualbn_backward = dualbn_backward_cpu,
+    .relu_forward = relu_forward_cpu,
+    .relu_backward = relu_backward_cpu,
+    .leaky_forward = leaky_forward_cpu,
+    .leaky_backward = leaky_backward_cpu,
+    .prelu_forward = prelu_forward_cpu,
+    .prelu_backward = prelu_backward_cpu,
+    .sigmoid_forward = sigmoid_forward_cpu,
+    .sigmoid_backward = sigmoid_backward_cpu,
+    .tanh_forward = tanh_forward_cpu,
+    .tanh_backward = tanh_backward_cpu,
+    .maxpool_forward = maxpool_forward_cpu,
+    .maxpool_backward = maxpool_backward_cpu,
+    .avgpool_forward = avgpool_forward_cpu,
+    .avgpool_backward = avgpool_backward_cpu,
+    .upsample_forward = upsample_forward_cpu,
+    .upsample_backward = upsample_backward_cpu,
+    .linear_forward = linear_forward_cpu,
+    .linear_backward = linear_backward_cpu,
+    .dropout_forward = dropout_forward_cpu,
+    .dropout_backward = dropout_backward_cpu,
+    .add_forward = add_forward_cpu,
+    .chanmul_forward = chanmul_forward_cpu,
+    .chanmul_backward = chanmul_backward_cpu,
+    .gap_forward = gap_forward_cpu,
+    .gap_backward = gap_backward_cpu,
+    .l2norm_forward = l2norm_forward_cpu,
+    .l2norm_backward = l2norm_backward_cpu,
+    .softmax_ce = softmax_ce_cpu,
+    .smoothl1 = smoothl1_cpu,
+    .mse = mse_cpu,
+    .l1 = l1_cpu,
+    .bce_logits = bce_logits_cpu,
+};
