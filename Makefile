@@ -124,13 +124,10 @@ bin/%: $(BUILD)/src/%.o $(LIB) $(STAMP)
 	$(if $(Q),@echo "  LD    $@")
 	$(Q)$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(LIB)
+TEST_SUPPORT := $(BUILD)/tests/unit/harness.o $(BUILD)/tests/unit/gradcheck.o
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_SUPPORT) $(LIB)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) $< $(BUILD)/tests/unit/harness.o $(LIB) $(LDLIBS) -o $@
-
-$(BUILD)/tests/unit/harness.o: tests/unit/harness.c
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(LDFLAGS) $< $(TEST_SUPPORT) $(LIB) $(LDLIBS) -o $@
 
 # ---------------------------------------------------------------- fuzzing (clang + libFuzzer)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

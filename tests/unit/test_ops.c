@@ -1,0 +1,399 @@
+/*
+ * test_ops.c: every CPU op's backward against central differences (odd sizes,
+ * stride 2, padding, groups, depthwise, segments, the dual-BN mixing weight), plus
+ * the helper ops (top-k, sort, histogram) and dropout's mask.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradcheck.h"
+#include "harness.h"
+#include "ops.h"
+#include "xio.h"
+
+static const Backend *B = &BACKEND_CPU;
+
+static float *vec(size_t n) { return xcalloc(n ? n : 1, sizeof(float)); }
+#define GC(what, f, ctx, x, nx, ana, nout, R, h)                                                                     \
+    CHECK_MSG(gradcheck(what, f, ctx, x, nx, ana, nout, R, h, 2e-3, 2e-2, 400) <= 1, "%s gradient differs", what)
+
+// ---------------------------------------------------------------- convolution
+typedef struct ConvCtx {
+    ConvGeom g;
+    float *x, *w, *b, *ws;
+} ConvCtx;
+static void conv_fwd(void *c, float *out) {
+    ConvCtx *k = c;
+    B->conv2d_forward(out, k->x, k->w, k->b, &k->g, k->ws);
+}
+
+static void check_conv(int n, int c, int h, int w, int oc, int kh, int kw, int s, int p, int groups, int bias) {
+    ConvCtx k = {.g = {n, c, h, w, oc, kh, kw, s, s, p, p, groups, 0, 0}};
+    REQUIRE(conv_geom(&k.g) == 0, "geometry");
+    size_t nx = (size_t)n * c * h * w, nw = (size_t)oc * (c / groups) * kh * kw, ny = (size_t)n * oc * k.g.oh * k.g.ow;
+    k.x = vec(nx), k.w = vec(nw), k.b = bias ? vec(oc) : NULL, k.ws = vec(conv2d_ws_floats(&k.g));
+    float *R = vec(ny), *dx = vec(nx), *dw = vec(nw), *db = vec(oc), *y = vec(ny);
+    fill_uniform(k.x, nx, -1, 1, 1);
+    fill_uniform(k.w, nw, -1, 1, 2);
+    if (bias) fill_uniform(k.b, oc, -1, 1, 3);
+    fill_uniform(R, ny, -1, 1, 4);
+    conv_fwd(&k, y);
+    B->conv2d_backward(dx, dw, bias ? db : NULL, R, k.x, k.w, &k.g, k.ws);
+    char what[96];
+    snprintf(what, sizeof what, "conv %dx%d s%d p%d g%d dx", kh, kw, s, p, groups);
+    GC(what, conv_fwd, &k, k.x, nx, dx, ny, R, 1e-2f);
+    what[strlen(what) - 2] = 0;
+    strcat(what, "dw");
+    GC(what, conv_fwd, &k, k.w, nw, dw, ny, R, 1e-2f);
+    if (bias) GC("conv db", conv_fwd, &k, k.b, oc, db, ny, R, 1e-2f);
+    // parameter gradients accumulate (+=): a second backward doubles them
+    float *dw2 = vec(nw);
+    memcpy(dw2, dw, sizeof(float) * nw);
+    B->conv2d_backward(NULL, dw2, NULL, R, k.x, k.w, &k.g, k.ws);
+    CHECK_CLOSE(dw2[nw / 2], 2 * dw[nw / 2], 1e-4 * (1 + fabs(dw[nw / 2])));
+    free(k.x), free(k.w), free(k.b), free(k.ws), free(R), free(dx), free(dw), free(db), free(y), free(dw2);
+}
+
+static void t_conv(void) {
+    check_conv(2, 3, 7, 6, 4, 3, 3, 2, 1, 1, 1);   // stride 2, padding, odd sizes, bias
+    check_conv(2, 4, 5, 5, 6, 3, 3, 1, 1, 2, 0);   // groups
+    check_conv(3, 5, 7, 7, 5, 3, 3, 2, 1, 5, 0);   // depthwise, stride 2
+    check_conv(2, 5, 4, 3, 3, 1, 1, 1, 0, 1, 1);   // pointwise
+    check_conv(1, 2, 9, 8, 3, 5, 3, 2, 2, 1, 0);   // rectangular kernel
+    check_conv(2, 4, 7, 7, 4, 7, 7, 1, 0, 4, 0);   // GDC: depthwise 7x7, no padding
+    check_conv(2, 3, 6, 6, 4, 1, 1, 2, 0, 1, 0);   // 1x1 stride 2 (IR shortcut)
+    ConvGeom bad = {1, 3, 4, 4, 4, 3, 3, 1, 1, 0, 0, 2, 0, 0};
+    CHECK(conv_geom(&bad) < 0);
+}
+
+// ---------------------------------------------------------------- batch norm
+typedef struct BnCtx {
+    BnGeom g;
+    float *x, *gamma, *beta, *rm, *rv, *mean, *rstd, *lam;
+    int train, dual;
+    const int *seg_set;
+} BnCtx;
+static void bn_fwd(void *c, float *out) {
+    BnCtx *k = c;
+    if (k->dual)
+        B->dualbn_forward(out, k->mean, k->rstd, k->x, k->lam, k->gamma, k->beta, k->rm, k->rv, k->seg_set, &k->g, k->train, 0);
+    else
+        B->bn_forward(out, k->mean, k->rstd, k->x, k->gamma, k->beta, k->rm, k->rv, &k->g, k->train, 0);
+}
+
+static void check_bn(int n, int c, int hw, int train, int affine, int nseg, const int *seg, int dual) {
+    BnCtx k = {.g = {n, c, hw, 1e-5f, 0.1f, nseg, seg}, .train = train, .dual = dual};
+    int sets = dual ? 2 : 1;
+    size_t nx = (size_t)n * c * hw;
+    k.x = vec(nx), k.gamma = vec((size_t)sets * c), k.beta = vec((size_t)sets * c), k.rm = vec((size_t)sets * c);
+    k.rv = vec((size_t)sets * c), k.mean = vec((size_t)2 * (nseg ? nseg : 1) * c), k.rstd = vec((size_t)2 * (nseg ? nseg : 1) * c);
+    k.lam = vec(n);
+    static const int seg_set[4] = {0, 1, 0, 1};
+    k.seg_set = seg_set;
+    fill_uniform(k.x, nx, -2, 3, 11);
+    fill_uniform(k.gamma, (size_t)sets * c, 0.5f, 1.5f, 12);
+    fill_uniform(k.beta, (size_t)sets * c, -0.5f, 0.5f, 13);
+    fill_uniform(k.rm, (size_t)sets * c, -0.3f, 0.3f, 14);
+    fill_uniform(k.rv, (size_t)sets * c, 0.5f, 2, 15);
+    fill_uniform(k.lam, n, 0, 1, 16);
+    float *R = vec(nx), *dx = vec(nx), *dg = vec((size_t)sets * c), *dbeta = vec((size_t)sets * c), *y = vec(nx), *dl = vec(n);
+    fill_uniform(R, nx, -1, 1, 17);
+    bn_fwd(&k, y);
+    float *gamma_buf = k.gamma, *beta_buf = k.beta;
+    const float *ga = affine ? k.gamma : NULL;
+    if (!affine) k.gamma = k.beta = NULL;
+    if (dual)
+        B->dualbn_backward(dx, dl, dg, dbeta, R, k.x, k.lam, k.gamma, k.beta, k.mean, k.rstd, &k.g, train);
+    else
+        B->bn_backward(dx, affine ? dg : NULL, affine ? dbeta : NULL, R, k.x, ga, k.mean, k.rstd, &k.g, train);
+    char what[64];
+    snprintf(what, sizeof what, "%sbn %s seg%d dx", dual ? "dual" : "", train ? "train" : "eval", nseg);
+    GC(what, bn_fwd, &k, k.x, nx, dx, nx, R, 1e-2f);
+    if (affine) {
+        GC("bn dgamma", bn_fwd, &k, k.gamma, (size_t)sets * c, dg, nx, R, 1e-2f);
+        GC("bn dbeta", bn_fwd, &k, k.beta, (size_t)sets * c, dbeta, nx, R, 1e-2f);
+    }
+    if (dual) GC("dualbn dlambda", bn_fwd, &k, k.lam, n, dl, nx, R, 1e-2f);
+    free(k.x), free(k.rm), free(k.rv), free(k.mean), free(k.rstd), free(k.lam);
+    free(R), free(dx), free(dg), free(dbeta), free(y), free(dl);
+    free(gamma_buf), free(beta_buf);
+}
+
+static void t_batchnorm(void) {
+    static const int seg2[3] = {0, 2, 5}, seg3[4] = {0, 1, 3, 5};
+    check_bn(4, 3, 5, 1, 1, 1, NULL, 0);   // BN2d train
+    check_bn(5, 3, 6, 1, 1, 2, seg2, 0);   // two segments (clean / adversarial halves)
+    check_bn(5, 2, 4, 1, 1, 3, seg3, 0);   // three segments, one of a single sample
+    check_bn(4, 3, 5, 0, 1, 1, NULL, 0);   // eval: running statistics
+    check_bn(6, 7, 1, 1, 0, 1, NULL, 0);   // BN1d without affine (the embedding BN)
+    check_bn(5, 3, 4, 1, 1, 2, seg2, 1);   // dual BN train, lambda per sample
+    check_bn(4, 3, 4, 0, 1, 1, NULL, 1);   // dual BN eval
+}
+
+// running statistics: PyTorch's update (biased for normalising, unbiased for running var)
+static void t_bn_running(void) {
+    int n = 4, c = 2, hw = 3;
+    float x[24], y[24], mean[2], rstd[2], rm[2] = {0, 0}, rv[2] = {1, 1};
+    for (int i = 0; i < 24; i++) x[i] = (float)(i % 7) - 2;
+    BnGeom g = {n, c, hw, 1e-5f, 0.1f, 1, NULL};
+    B->bn_forward(y, mean, rstd, x, NULL, NULL, rm, rv, &g, 1, 1);
+    for (int ch = 0; ch < c; ch++) {
+        double s = 0, ss = 0;
+        for (int b = 0; b < n; b++)
+            for (int i = 0; i < hw; i++) s += x[(b * c + ch) * hw + i];
+        double m = s / (n * hw);
+        for (int b = 0; b < n; b++)
+            for (int i = 0; i < hw; i++) ss += pow(x[(b * c + ch) * hw + i] - m, 2);
+        CHECK_CLOSE(rm[ch], 0.1 * m, 1e-6);
+        CHECK_CLOSE(rv[ch], 0.9 + 0.1 * ss / (n * hw - 1), 1e-6);
+        CHECK_CLOSE(rstd[ch], 1 / sqrt(ss / (n * hw) + 1e-5), 1e-5);
+    }
+    // update off: running statistics stay
+    float rm2[2] = {0.5f, 0.5f}, rv2[2] = {2, 2};
+    B->bn_forward(y, mean, rstd, x, NULL, NULL, rm2, rv2, &g, 1, 0);
+    CHECK(rm2[0] == 0.5f && rv2[1] == 2);
+}
+
+// ---------------------------------------------------------------- activations
+typedef struct ActCtx {
+    float *x, *slope;
+    int kind, n, c, hw;
+} ActCtx;
+static void act_fwd(void *c, float *out) {
+    ActCtx *k = c;
+    size_t n = (size_t)k->n * k->c * k->hw;
+    switch (k->kind) {
+    case 0: B->relu_forward(out, k->x, n); break;
+    case 1: B->leaky_forward(out, k->x, 0.1f, n); break;
+    case 2: B->prelu_forward(out, k->x, k->slope, k->n, k->c, k->hw); break;
+    case 3: B->sigmoid_forward(out, k->x, n); break;
+    default: B->tanh_forward(out, k->x, n); break;
+    }
+}
+
+static void t_activations(void) {
+    static const char *names[5] = {"relu", "leaky", "prelu", "sigmoid", "tanh"};
+    for (int kind = 0; kind < 5; kind++) {
+        ActCtx k = {.kind = kind, .n = 3, .c = 4, .hw = 5};
+        size_t n = 60;
+        k.x = vec(n), k.slope = vec(4);
+        fill_away(k.x, n, -3, 3, 0.05f, 21);
+        fill_uniform(k.slope, 4, 0.1f, 0.4f, 22);
+        float *R = vec(n), *y = vec(n), *dx = vec(n), *ds = vec(4);
+        fill_uniform(R, n, -1, 1, 23);
+        act_fwd(&k, y);
+        switch (kind) {
+        case 0: B->relu_backward(dx, R, k.x, n); break;
+        case 1: B->leaky_backward(dx, R, k.x, 0.1f, n); break;
+        case 2: B->prelu_backward(dx, ds, R, k.x, k.slope, 3, 4, 5); break;
+        case 3: B->sigmoid_backward(dx, R, y, n); break;
+        default: B->tanh_backward(dx, R, y, n); break;
+        }
+        GC(names[kind], act_fwd, &k, k.x, n, dx, n, R, 1e-2f);
+        if (kind == 2) GC("prelu dslope", act_fwd, &k, k.slope, 4, ds, n, R, 1e-2f);
+        free(k.x), free(k.slope), free(R), free(y), free(dx), free(ds);
+    }
+}
+
+// ---------------------------------------------------------------- pooling and upsampling
+typedef struct PoolCtx {
+    ConvGeom g;
+    float *x;
+    int32_t *idx;
+    int kind, factor;
+} PoolCtx;
+static void pool_fwd(void *c, float *out) {
+    PoolCtx *k = c;
+    if (k->kind == 0) B->maxpool_forward(out, k->idx, k->x, &k->g);
+    else if (k->kind == 1) B->avgpool_forward(out, k->x, &k->g);
+    else if (k->kind == 2) B->gap_forward(out, k->x, k->g.n, k->g.c, k->g.h * k->g.w);
+    else B->upsample_forward(out, k->x, k->g.n, k->g.c, k->g.h, k->g.w, k->factor, k->kind - 3);
+}
+
+static void t_pooling(void) {
+    static const char *names[5] = {"maxpool", "avgpool", "gap", "upsample nearest", "upsample bilinear"};
+    for (int kind = 0; kind < 5; kind++) {
+        PoolCtx k = {.g = {2, 3, 7, 6, 3, 3, 3, 2, 2, 1, 1, 1, 0, 0}, .kind = kind, .factor = 2};
+        if (kind == 4) k.factor = 3;
+        REQUIRE(conv_geom(&k.g) == 0, "geometry");
+        size_t nx = 2 * 3 * 7 * 6;
+        size_t ny = kind < 2 ? (size_t)2 * 3 * k.g.oh * k.g.ow : kind == 2 ? 6 : nx * (size_t)(k.factor * k.factor);
+        k.x = vec(nx);
+        k.idx = xcalloc(ny, sizeof(int32_t));
+        // distinct values spaced more than the step, so no maximum changes under perturbation
+        for (size_t i = 0; i < nx; i++) k.x[i] = (float)((i * 37) % nx) * 0.05f - 3;
+        float *R = vec(ny), *y = vec(ny), *dx = vec(nx);
+        fill_uniform(R, ny, -1, 1, 31);
+        pool_fwd(&k, y);
+        if (kind == 0) B->maxpool_backward(dx, R, k.idx, &k.g);
+        else if (kind == 1) B->avgpool_backward(dx, R, &k.g);
+        else if (kind == 2) B->gap_backward(dx, R, 2, 3, 42);
+        else B->upsample_backward(dx, R, 2, 3, 7, 6, k.factor, kind - 3);
+        GC(names[kind], pool_fwd, &k, k.x, nx, dx, ny, R, 1e-2f);
+        free(k.x), free(k.idx), free(R), free(y), free(dx);
+    }
+    // max pool 1x1 stride 2 is subsampling (the IR shortcut when in == depth)
+    ConvGeom g = {1, 1, 4, 4, 1, 1, 1, 2, 2, 0, 0, 1, 0, 0};
+    REQUIRE(conv_geom(&g) == 0, "geometry");
+    float x[16], y[4];
+    int32_t id[4];
+    for (int i = 0; i < 16; i++) x[i] = (float)i;
+    B->maxpool_forward(y, id, x, &g);
+    CHECK(y[0] == 0 && y[1] == 2 && y[2] == 8 && y[3] == 10);
+}
+
+// ---------------------------------------------------------------- linear, elementwise, normalisation
+typedef struct LinCtx {
+    float *x, *w, *b, *s, *norm;
+    int n, i, o, kind;
+} LinCtx;
+static void lin_fwd(void *c, float *out) {
+    LinCtx *k = c;
+    if (k->kind == 0) B->linear_forward(out, k->x, k->w, k->b, k->n, k->i, k->o);
+    else if (k->kind == 1) B->chanmul_forward(out, k->x, k->s, k->n, k->i, k->o);
+    else B->l2norm_forward(out, k->norm, k->x, k->n, k->i, 1e-12f);
+}
+
+static void t_linear_elementwise(void) {
+    LinCtx k = {.n = 3, .i = 5, .o = 4, .kind = 0};
+    k.x = vec(15), k.w = vec(20), k.b = vec(4), k.s = vec(15), k.norm = vec(3);
+    fill_uniform(k.x, 15, -1, 1, 41);
+    fill_uniform(k.w, 20, -1, 1, 42);
+    fill_uniform(k.b, 4, -1, 1, 43);
+    float R[60], y[60], dx[60], dw[20] = {0}, db[4] = {0}, ds[15];
+    fill_uniform(R, 60, -1, 1, 44);
+    lin_fwd(&k, y);
+    B->linear_backward(dx, dw, db, R, k.x, k.w, 3, 5, 4);
+    GC("linear dx", lin_fwd, &k, k.x, 15, dx, 12, R, 1e-2f);
+    GC("linear dw", lin_fwd, &k, k.w, 20, dw, 12, R, 1e-2f);
+    GC("linear db", lin_fwd, &k, k.b, 4, db, 12, R, 1e-2f);
+    // channel multiply (SE): x (3, 5, 4), s (3, 5)
+    k.kind = 1;
+    float *x2 = vec(60);
+    fill_uniform(x2, 60, -1, 1, 45);
+    fill_uniform(k.s, 15, -1, 1, 46);
+    free(k.x);
+    k.x = x2;
+    lin_fwd(&k, y);
+    B->chanmul_backward(dx, ds, R, k.x, k.s, 3, 5, 4);
+    GC("chanmul dx", lin_fwd, &k, k.x, 60, dx, 60, R, 1e-2f);
+    GC("chanmul ds", lin_fwd, &k, k.s, 15, ds, 60, R, 1e-2f);
+    // L2 normalisation of rows
+    k.kind = 2;
+    lin_fwd(&k, y);
+    B->l2norm_backward(dx, R, y, k.norm, 3, 5, 1e-12f);
+    GC("l2norm", lin_fwd, &k, k.x, 15, dx, 15, R, 1e-3f);
+    double nn = 0;
+    for (int i = 0; i < 5; i++) nn += y[i] * y[i];
+    CHECK_CLOSE(nn, 1, 1e-6);
+    float z[3] = {0, 0, 0}, zo[3], zn[1];
+    B->l2norm_forward(zo, zn, z, 1, 3, 1e-12f);
+    CHECK(zo[0] == 0 && !isnan(zo[1]));
+    free(k.x), free(k.w), free(k.b), free(k.s), free(k.norm);
+}
+
+// ---------------------------------------------------------------- losses
+typedef struct LossCtx {
+    float *x, *y;
+    int32_t *lab;
+    int kind, n, c;
+} LossCtx;
+static void loss_fwd(void *c, float *out) {
+    LossCtx *k = c;
+    size_t n = (size_t)k->n * k->c;
+    switch (k->kind) {
+    case 0: out[0] = B->softmax_ce(NULL, k->x, k->lab, k->n, k->c, 1); break;
+    case 1: out[0] = B->smoothl1(NULL, k->x, k->y, n, 1.0f, 1); break;
+    case 2: out[0] = B->mse(NULL, k->x, k->y, n, 1); break;
+    case 3: out[0] = B->l1(NULL, k->x, k->y, n, 1); break;
+    default: out[0] = B->bce_logits(NULL, k->x, k->y, n, 1); break;
+    }
+}
+
+static void t_losses(void) {
+    static const char *names[5] = {"softmax_ce", "smoothl1", "mse", "l1", "bce_logits"};
+    for (int kind = 0; kind < 5; kind++) {
+        LossCtx k = {.kind = kind, .n = 4, .c = 7};
+        k.x = vec(28), k.y = vec(28);
+        int32_t lab[4] = {3, -1, 0, 6};
+        k.lab = lab;
+        fill_uniform(k.x, 28, -3, 3, 51);
+        fill_uniform(k.y, 28, kind == 4 ? 0 : -3, kind == 4 ? 1 : 3, 52);
+        // keep |x - y| away from the kinks of L1 and SmoothL1
+        for (int i = 0; i < 28; i++)
+            if (fabsf(fabsf(k.x[i] - k.y[i]) - (kind == 1 ? 1.0f : 0.0f)) < 0.05f) k.x[i] += 0.2f;
+        float dx[28], R[1] = {1}, out[1];
+        switch (kind) {
+        case 0: B->softmax_ce(dx, k.x, lab, 4, 7, 1); break;
+        case 1: B->smoothl1(dx, k.x, k.y, 28, 1.0f, 1); break;
+        case 2: B->mse(dx, k.x, k.y, 28, 1); break;
+        case 3: B->l1(dx, k.x, k.y, 28, 1); break;
+        default: B->bce_logits(dx, k.x, k.y, 28, 1); break;
+        }
+        loss_fwd(&k, out);
+        CHECK(isfinite(out[0]));
+        GC(names[kind], loss_fwd, &k, k.x, 28, dx, 1, R, 1e-2f);
+        free(k.x), free(k.y);
+    }
+    // cross-entropy of a confident correct row is ~0, and the ignored row adds nothing
+    float lg[6] = {20, 0, 0, 0, 0, 0};
+    int32_t l1[2] = {0, -1};
+    CHECK(B->softmax_ce(NULL, lg, l1, 2, 3, 1) < 1e-8);
+    // BCE stays finite for large logits
+    float big[2] = {200, -200}, t[2] = {0, 1};
+    CHECK_CLOSE(B->bce_logits(NULL, big, t, 2, 1), 200, 1e-3);
+}
+
+// ---------------------------------------------------------------- dropout and helpers
+static void t_dropout(void) {
+    size_t n = 20000;
+    float *x = vec(n), *y = vec(n), *dx = vec(n), *y2 = vec(n);
+    uint8_t *m = xmalloc(n), *m2 = xmalloc(n);
+    for (size_t i = 0; i < n; i++) x[i] = 1;
+    B->dropout_forward(y, m, x, 0.4f, 7, 3, n);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        kept += m[i];
+        CHECK(y[i] == (m[i] ? 1 / 0.6f : 0));
+    }
+    CHECK_CLOSE((double)kept / n, 0.6, 0.02);
+    B->dropout_backward(dx, x, m, 0.4f, n);
+    CHECK(dx[0] == y[0] && dx[n - 1] == y[n - 1]);
+    B->dropout_forward(y2, m2, x, 0.4f, 7, 3, n);  // same (seed, step): same mask
+    CHECK(memcmp(m, m2, n) == 0);
+    B->dropout_forward(y2, m2, x, 0.4f, 7, 4, n);  // next step: another mask
+    CHECK(memcmp(m, m2, n) != 0);
+    free(x), free(y), free(dx), free(y2), free(m), free(m2);
+}
+
+static void t_topk_sort_hist(void) {
+    float x[8] = {0.5f, -1, 3, 3, 2, -7, 0.5f, 9};
+    float v[3];
+    int32_t id[3];
+    topk_cpu(v, id, x, 8, 3);
+    CHECK(v[0] == 9 && id[0] == 7 && v[1] == 3 && id[1] == 2 && v[2] == 3 && id[2] == 3);
+    float s[8];
+    int32_t si[8];
+    memcpy(s, x, sizeof s);
+    for (int i = 0; i < 8; i++) si[i] = 100 + i;
+    sort_cpu(s, si, 8);
+    for (int i = 1; i < 8; i++) CHECK(s[i - 1] <= s[i]);
+    CHECK(s[0] == -7 && si[0] == 105 && si[2] == 100 && si[3] == 106);  // stable for the two 0.5
+    uint64_t h[4];
+    histogram_cpu(h, x, 8, 4, -2, 2);  // bins [-2,-1) [-1,0) [0,1) [1,2); outside clamps
+    CHECK(h[0] == 1 && h[1] == 1 && h[2] == 2 && h[3] == 4);
+}
+
+const TestCase TESTS[] = {
+    {"conv", t_conv},
+    {"batchnorm", t_batchnorm},
+    {"bn_running", t_bn_running},
+    {"activations", t_activations},
+    {"pooling", t_pooling},
+    {"linear_elementwise", t_linear_elementwise},
+    {"losses", t_losses},
+    {"dropout", t_dropout},
+    {"topk_sort_hist", t_topk_sort_hist},
+    {0, 0},
+};
