@@ -1,0 +1,149 @@
+/*
+ * nn.h: networks as small layer graphs (DESIGN.md §4).
+ *
+ * A Net is a list of nodes in topological order; each node has a typed layer (a
+ * LayerType vtable and a private struct no other file sees), up to four inputs by
+ * index (residual links, a side branch feeding many layers), and a per-sample output
+ * shape. Each network instance owns its arenas: parameters and buffers (one block,
+ * carved by a size table), parameter gradients (absent when frozen), and activations
+ * with their gradients (allocated for a batch size, reused every step). Nothing is
+ * allocated in the step loop. Several networks live side by side in one process.
+ *
+ * Every parameter and buffer has a stable name, "<node>.<tensor>" (the IR backbones
+ * use TFace's module names, so "body.0.res_layer.1.weight" is what it is in PyTorch),
+ * and a network saves to and loads from FRCK by name.
+ */
+#ifndef FR_NN_H
+#define FR_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bundle.h"
+#include "ops.h"
+#include "rng.h"
+
+#define NN_MAX_IN 4
+#define NN_MAX_SEG 8
+
+typedef struct Shape {
+    int c, h, w;  // per sample; a flat vector is (features, 1, 1)
+} Shape;
+static inline size_t shape_numel(Shape s) { return (size_t)s.c * s.h * s.w; }
+
+typedef struct Net Net;
+typedef struct Node Node;
+
+// What a parameter is, for weight decay and initialisation.
+enum { P_WEIGHT, P_BIAS, P_BN_WEIGHT, P_BN_BIAS, P_PRELU, P_BUFFER };
+
+typedef struct Param {
+    char *name;
+    int kind;            // P_*
+    int node;
+    uint32_t ndim, dims[4];
+    size_t off, n;       // floats into net->pdata (and net->gdata for trainable ones)
+} Param;
+
+typedef struct LayerType {
+    const char *name;
+    size_t priv_size;
+    // output shape from the inputs' shapes; -1 with fr_err when they do not fit
+    int (*infer)(Node *n, Net *net);
+    // declare parameters and buffers with net_param()
+    void (*declare)(Node *n, Net *net);
+    // floats of per-batch state saved for backward, and of scratch workspace
+    size_t (*saved)(Node *n, Net *net, int batch);
+    size_t (*ws)(Node *n, Net *net, int batch);
+    void (*forward)(Node *n, Net *net, int batch);
+    // write the gradient of each input into din[k] (a node's dy or scratch); may be NULL
+    void (*backward)(Node *n, Net *net, int batch, float **din);
+    // initialise its parameters (TFace initialize_weights)
+    void (*init)(Node *n, Net *net, uint64_t seed);
+    // its configuration as "key=value ..." text (serialisation), and back
+    void (*describe)(const Node *n, char *buf, size_t len);
+    int (*configure)(Node *n, const char *desc);
+} LayerType;
+
+struct Node {
+    const LayerType *type;
+    char *name;
+    int in[NN_MAX_IN], nin;
+    Shape out;
+    void *priv;
+    int p0, np;          // its parameters: net->params[p0 .. p0+np)
+    float *y, *dy;       // output (batch x numel) and its gradient
+    float *saved;
+    int consumers;
+};
+
+struct Net {
+    char *name;
+    const Backend *be;
+    Node *nodes;
+    int nn, ncap;
+    Param *params;
+    int np, pcap;
+    float *pdata, *gdata;
+    size_t ptotal;
+    int finalized, frozen;
+    int training;        // batch statistics and dropout
+    int update_stats;    // training BN updates running statistics
+    int param_grads;     // backward computes parameter gradients (attacks turn this off)
+    int dropout_off;     // dropout is the identity even in training (reference checks)
+    int output;
+    // segments of a batch with their own BN statistics, and (dual BN) which set each updates
+    int nseg, seg[NN_MAX_SEG + 1], seg_set[NN_MAX_SEG];
+    uint64_t seed, step; // dropout masks: (seed, RNG_DROPOUT, step)
+    // activations
+    int batch;
+    float *act, *ws, *gtmp;
+    size_t act_floats, ws_floats;
+    FrPrep prep;
+    char *arch;          // the known architecture and its options, as text (informational)
+};
+
+// ---------------------------------------------------------------- building
+Net *net_new(const char *name);
+void net_free(Net *net);
+// Add a node of type `type` named `name` with inputs; `desc` configures it ("k=3 s=2 ...").
+// Returns its index; dies on a configuration error (naming the node).
+int net_add(Net *net, const char *type, const char *name, const int *in, int nin, const char *desc);
+// The same, returning -1 with fr_err instead of dying (for graphs read from files).
+int net_add_checked(Net *net, const char *type, const char *name, const int *in, int nin, const char *desc);
+int net_input(Net *net, int c, int h, int w);
+// Declare a parameter (called from LayerType.declare)
+void net_param(Net *net, Node *n, const char *suffix, int kind, uint32_t ndim, const uint32_t *dims);
+// Infer shapes, allocate parameters; frozen: no gradient memory at all.
+int net_finalize(Net *net, int frozen);
+// Initialise every parameter (seeded, per parameter, so the result does not depend on order of calls)
+void net_init(Net *net, uint64_t seed);
+const LayerType *layer_type(const char *name);
+
+// ---------------------------------------------------------------- running
+// Allocate activations for batch size (idempotent for the same size).
+void net_alloc(Net *net, int batch);
+// Forward from x (batch, input shape); returns the output node's activations.
+float *net_forward(Net *net, const float *x, int batch);
+// Backward from the gradient of the output; parameter gradients are accumulated (+=),
+// the input gradient is in net->nodes[0].dy afterwards.
+void net_backward(Net *net, const float *dout, int batch);
+void net_zero_grad(Net *net);
+static inline Node *net_out(Net *net) { return &net->nodes[net->output]; }
+size_t net_param_count(const Net *net, int trainable_only);
+Param *net_find_param(Net *net, const char *name);
+float *net_param_data(Net *net, const char *name);
+
+// ---------------------------------------------------------------- saving and loading
+// Serialise the graph (GRPH section), arch text, prep block and every tensor by name.
+void net_to_bundle(Net *net, FrBundle *b);
+void net_save(Net *net, const char *path, const char *prov, int force);
+// Rebuild a network from a bundle's GRPH section (not finalized).
+Net *net_from_bundle(const FrBundle *b, const char *file);
+// Copy tensors by name into net; reports matched / missing / unexpected through the
+// counts and (verbose) lists. strict: missing or unexpected is an error (-1, fr_err).
+int net_load_tensors(Net *net, const FrBundle *b, int strict, int *matched, int *missing, int *unexpected);
+// Build, finalize (frozen or not) and load a saved network.
+Net *net_load(const char *path, int frozen);
+
+#endif

@@ -1,0 +1,295 @@
+/*
+ * test_nets.c: the backbones. Parameter counts and shapes as ALGORITHMS.md §1.2-1.3;
+ * one train-mode forward and backward of tiny IR, IR-SE, MobileFaceNet and ResNet
+ * nets and of the full-width IR-18 at 112x112 against PyTorch (tests/ref/nets.frm,
+ * tests/ref/ir18.frm, from scripts/make-ref-nets.py); save and load by name; bad input.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backbones.h"
+#include "harness.h"
+#include "msg.h"
+#include "xio.h"
+
+static const char *ref_path(const char *f) {
+    static char p[4096];
+    const char *root = getenv("FR_ROOT");
+    snprintf(p, sizeof p, "%s/tests/ref/%s", root ? root : ".", f);
+    return p;
+}
+
+static Net *build(const char *arch, int input, int emb) {
+    Net *n = backbone_new(arch, input, emb);
+    REQUIRE(n != NULL, "%s", fr_errmsg());
+    REQUIRE(net_finalize(n, 0) == 0, "%s", fr_errmsg());
+    return n;
+}
+
+static void t_param_counts(void) {
+    // trainable parameters, as counted from TFace's modules (ALGORITHMS.md §1.2, §1.3)
+    struct { const char *a; int in, emb; double millions; } c[] = {
+        {"ir18", 112, 512, 24.0}, {"ir34", 112, 512, 34.1}, {"ir50", 112, 512, 43.6}, {"ir100", 112, 512, 65.2},
+        {"irse50", 112, 512, 43.8}, {"irse100", 112, 512, 65.5}, {"mobilefacenet", 112, 512, 1.20},
+        {"resnet18-cifar", 32, 10, 11.17},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+        Net *n = build(c[i].a, c[i].in, c[i].emb);
+        double m = (double)net_param_count(n, 1) / 1e6;
+        double digits = c[i].millions < 2 ? 0.005 : c[i].millions > 11 && c[i].millions < 12 ? 0.005 : 0.05;
+        CHECK_MSG(fabs(m - c[i].millions) <= digits, "%s: %.4f M parameters, expected %.2f M", c[i].a, m, c[i].millions);
+        CHECK_EQ_INT(net_out(n)->out.c, c[i].emb);
+        net_free(n);
+    }
+    // IR at 224: the flatten is 512 x 14 x 14
+    Net *n = build("ir18", 224, 512);
+    Param *p = net_find_param(n, "output_layer.3.weight");
+    CHECK(p && p->dims[1] == 512 * 14 * 14);
+    net_free(n);
+}
+
+static void t_shapes(void) {
+    Net *n = build("ir50", 112, 512);
+    struct { const char *node; int c, h; } s[] = {
+        {"input_layer.2", 64, 112}, {"body.2", 64, 56}, {"body.6", 128, 28}, {"body.20", 256, 14}, {"body.23", 512, 7}};
+    for (size_t i = 0; i < sizeof s / sizeof *s; i++) {
+        int found = 0;
+        for (int k = 0; k < n->nn; k++)
+            if (strcmp(n->nodes[k].name, s[i].node) == 0) {
+                found = 1;
+                CHECK_MSG(n->nodes[k].out.c == s[i].c && n->nodes[k].out.h == s[i].h, "%s: %dx%d", s[i].node,
+                          n->nodes[k].out.c, n->nodes[k].out.h);
+            }
+        CHECK_MSG(found, "node %s missing", s[i].node);
+    }
+    net_free(n);
+    n = build("mobilefacenet", 112, 512);
+    Param *p = net_find_param(n, "output_layer.conv_6_dw.conv.weight");
+    CHECK(p && p->dims[0] == 512 && p->dims[1] == 1 && p->dims[2] == 7 && p->dims[3] == 7);
+    CHECK(net_find_param(n, "conv_4.model.5.project.bn.running_var") != NULL);
+    net_free(n);
+}
+
+// worst |got - ref| / (atol + rtol |ref|) over n values; returns max abs diff
+static double cmpv(const char *what, const float *got, const float *ref, size_t n, double atol, double rtol) {
+    double worst = 0, maxd = 0;
+    size_t wi = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]), e = d / (atol + rtol * fabs(ref[i]));
+        if (d > maxd) maxd = d;
+        if (e > worst || isnan(got[i])) worst = isnan(got[i]) ? INFINITY : e, wi = i;
+    }
+    CHECK_MSG(worst <= 1, "%s: element %zu: %.8g vs PyTorch %.8g", what, wi, got[wi], ref[wi]);
+    return maxd;
+}
+
+static void tiny_case(FrBundle *b, const char *arch, int input, int emb) {
+    Net *n = build(arch, input, emb);
+    char name[512];
+    for (int i = 0; i < n->np; i++) {
+        snprintf(name, sizeof name, "%s.p.%s", arch, n->params[i].name);
+        FrTensor *t = bundle_find(b, name);
+        REQUIRE(t && t->bytes == 4 * n->params[i].n, "golden %s missing or of another size", name);
+        memcpy(n->pdata + n->params[i].off, t->data, t->bytes);
+    }
+    snprintf(name, sizeof name, "%s.x", arch);
+    FrTensor *x = bundle_find(b, name);
+    REQUIRE(x != NULL, "no input");
+    int batch = (int)x->dims[0];
+    n->training = 1;
+    n->dropout_off = 1;
+    float *y = net_forward(n, x->data, batch);
+    snprintf(name, sizeof name, "%s.out", arch);
+    FrTensor *ro = bundle_find(b, name);
+    double fwd = cmpv(name, y, ro->data, ro->bytes / 4, 1e-4, 1e-4);
+    snprintf(name, sizeof name, "%s.R", arch);
+    net_zero_grad(n);
+    net_backward(n, bundle_find(b, name)->data, batch);
+    snprintf(name, sizeof name, "%s.grad.x", arch);
+    double gx = cmpv(name, n->nodes[0].dy, bundle_find(b, name)->data, x->bytes / 4, 1e-4, 1e-3);
+    double gp = 0;
+    int checked = 0;
+    for (int i = 0; i < n->np; i++) {
+        if (n->params[i].kind == P_BUFFER) continue;
+        snprintf(name, sizeof name, "%s.grad.%s", arch, n->params[i].name);
+        FrTensor *t = bundle_find(b, name);
+        REQUIRE(t != NULL, "golden %s missing", name);
+        double d = cmpv(name, n->gdata + n->params[i].off, t->data, n->params[i].n, 1e-4, 1e-3);
+        gp = d > gp ? d : gp;
+        checked++;
+    }
+    fprintf(stderr, "%-12s output max |diff| %.3g, input grad %.3g, %d parameter grads %.3g\n", arch, fwd, gx, checked, gp);
+    net_free(n);
+}
+
+static void t_tiny_vs_torch(void) {
+    FrBundle b;
+    REQUIRE(bundle_read(&b, ref_path("nets.frm"), &FR_KIND_FRCK) == 0, "%s", fr_errmsg());
+    tiny_case(&b, "tiny-ir", 16, 8);
+    tiny_case(&b, "tiny-irse", 16, 8);
+    tiny_case(&b, "tiny-mfn", 32, 8);
+    tiny_case(&b, "tiny-resnet", 16, 10);
+    bundle_free(&b);
+}
+
+// ---------------------------------------------------------------- the closed-form IR-18 (same rule as make-ref-nets.py)
+static void gen(float *v, uint64_t t, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = t << 32 | (uint64_t)i;
+        x += 0x9E3779B97F4A7C15ull;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+        x ^= x >> 31;
+        v[i] = (float)((double)(x >> 40) / 8388608.0 - 1.0);
+    }
+}
+
+static void closed_form(Param *p, float *v, uint64_t t) {
+    gen(v, t, p->n);
+    size_t l = strlen(p->name);
+    int rm = l > 12 && !strcmp(p->name + l - 12, "running_mean"), rv = l > 11 && !strcmp(p->name + l - 11, "running_var");
+    for (size_t i = 0; i < p->n; i++) {
+        float u = v[i];
+        if (rm) v[i] = 0.1f * u;
+        else if (rv) v[i] = 1.0f + 0.5f * fabsf(u);
+        else if (p->kind == P_PRELU) v[i] = 0.25f + 0.05f * u;
+        else if (p->kind == P_BN_WEIGHT) v[i] = 1.0f + 0.1f * u;
+        else if (p->ndim == 1) v[i] = 0.1f * u;
+        else v[i] = u * (float)sqrt(3.0 / (double)(p->n / p->dims[0]));
+    }
+}
+
+static void t_ir18_vs_torch(void) {
+    FrBundle b;
+    REQUIRE(bundle_read(&b, ref_path("ir18.frm"), &FR_KIND_FRCK) == 0, "%s", fr_errmsg());
+    const FrSection *keys = bundle_section(&b, "KEYS");
+    REQUIRE(keys != NULL, "no KEYS section");
+    Net *n = build("ir18", 112, 512);
+    // tensor number t = the line of the name in KEYS (PyTorch's state_dict order)
+    char *txt = xstrdup((const char *)keys->data), *save = NULL;
+    int t = 0, set = 0;
+    for (char *k = strtok_r(txt, "\n", &save); k; k = strtok_r(NULL, "\n", &save), t++) {
+        Param *p = net_find_param(n, k);
+        REQUIRE(p != NULL, "PyTorch tensor %s has no frkit parameter", k);
+        closed_form(p, n->pdata + p->off, (uint64_t)t);
+        set++;
+    }
+    free(txt);
+    CHECK_EQ_INT(set, n->np);
+    float *x = xmalloc(sizeof(float) * 2 * 3 * 112 * 112), *R = xmalloc(sizeof(float) * 2 * 512);
+    gen(x, 1000001, 2 * 3 * 112 * 112);
+    gen(R, 1000002, 2 * 512);
+    n->training = 0;  // eval: running statistics (see make-ref-nets.py for why not batch statistics at batch 2)
+    n->dropout_off = 1;
+    float *y = net_forward(n, x, 2);
+    FrTensor *ro = bundle_find(&b, "ir18.out");
+    double fwd = cmpv("ir18 output", y, ro->data, 1024, 1e-4, 1e-4);
+    net_zero_grad(n);
+    net_backward(n, R, 2);
+    double gx = cmpv("ir18 input grad", n->nodes[0].dy, bundle_find(&b, "ir18.grad.x")->data, 2 * 3 * 112 * 112, 1e-4, 1e-3);
+    // Each tensor is judged against its node's gradient scale (the largest RMS among the
+    // node's parameters): a bias followed by a batch-statistics BN has a true gradient of
+    // exactly zero, so both sides carry only float32 rounding noise there.
+    double worst_stat = 0;
+    for (int i = 0; i < n->np; i++) {
+        Param *p = &n->params[i];
+        if (p->kind == P_BUFFER) continue;
+        char name[512];
+        double scale = 0;
+        for (int j = n->nodes[p->node].p0; j < n->nodes[p->node].p0 + n->nodes[p->node].np; j++) {
+            if (n->params[j].kind == P_BUFFER) continue;
+            snprintf(name, sizeof name, "ir18.gstat.%s", n->params[j].name);
+            FrTensor *st = bundle_find(&b, name);
+            REQUIRE(st != NULL, "golden statistics of %s missing", n->params[j].name);
+            scale = fmax(scale, sqrt(((const double *)st->data)[1] / (double)n->params[j].n));
+        }
+        snprintf(name, sizeof name, "ir18.gstat.%s", p->name);
+        const double *rs = bundle_find(&b, name)->data;
+        snprintf(name, sizeof name, "ir18.gsample.%s", p->name);
+        FrTensor *sm = bundle_find(&b, name);
+        REQUIRE(sm != NULL, "golden samples of %s missing", p->name);
+        const float *g = n->gdata + p->off;
+        double s = 0, ss = 0;
+        for (size_t k = 0; k < p->n; k++) s += g[k], ss += (double)g[k] * g[k];
+        double rn = sqrt((double)p->n);
+        double es = fabs(s - rs[0]) / (1e-3 * (fabs(rs[0]) + sqrt(rs[1])) + 1e-4 * scale * rn);
+        double er = fabs(sqrt(ss) - sqrt(rs[1])) / (1e-3 * sqrt(rs[1]) + 1e-4 * scale * rn);
+        CHECK_MSG(es <= 1 && er <= 1, "%s: gradient sum %.8g vs %.8g, norm %.8g vs %.8g (node scale %.3g)", p->name, s,
+                  rs[0], sqrt(ss), sqrt(rs[1]), scale);
+        worst_stat = fmax(worst_stat, fmax(es, er));
+        float samp[16];
+        for (int k = 0; k < 16; k++) samp[k] = g[((size_t)k * 7919) % p->n];
+        cmpv(name, samp, sm->data, 16, 1e-4 * scale, 1e-3);
+    }
+    fprintf(stderr, "ir18 112x112 batch 2: output max |diff| %.3g, input grad %.3g, worst gradient-statistic ratio %.3g\n", fwd, gx, worst_stat);
+    free(x), free(R);
+    net_free(n);
+    bundle_free(&b);
+}
+
+// ---------------------------------------------------------------- saving and loading
+static void t_save_load(void) {
+    Net *n = build("tiny-irse", 16, 8);
+    net_init(n, 5);
+    n->prep.h = 16, n->prep.w = 16;
+    const char *path = test_path("m.frm");
+    net_save(n, path, "test", 1);
+    Net *m = net_load(path, 1);
+    REQUIRE(m != NULL, "%s", fr_errmsg());
+    CHECK(m->frozen && m->gdata == NULL);
+    CHECK_EQ_INT(m->nn, n->nn);
+    CHECK_EQ_INT(m->np, n->np);
+    CHECK(m->prep.h == 16 && m->prep.mean[0] == 0.5f);
+    CHECK(m->arch && strstr(m->arch, "arch=tiny-irse"));
+    float x[2 * 3 * 16 * 16];
+    for (int i = 0; i < 2 * 3 * 16 * 16; i++) x[i] = sinf((float)i);
+    float *a = net_forward(n, x, 2), *c = net_forward(m, x, 2);  // eval mode: running statistics
+    CHECK(memcmp(a, c, sizeof(float) * 16) == 0);
+    // load by name: a net of another width reports the tensor and both shapes
+    FrBundle b;
+    REQUIRE(bundle_read(&b, path, &FR_KIND_FRCK) == 0, "%s", fr_errmsg());
+    Net *o = build("tiny-irse", 16, 4);
+    CHECK(net_load_tensors(o, &b, 1, NULL, NULL, NULL) < 0);
+    CHECK_MSG(strstr(fr_errmsg(), "output_layer.3.weight") && strstr(fr_errmsg(), "8x512"), "%s", fr_errmsg());
+    net_free(o);
+    // missing and unexpected tensors are counted; non-strict loading goes on
+    Net *ir = build("tiny-ir", 16, 8);
+    int mt, mi, un;
+    CHECK(net_load_tensors(ir, &b, 0, &mt, &mi, &un) == 0);
+    CHECK_MSG(mt > 0 && mi == 0 && un == 3 * 2, "matched %d missing %d unexpected %d", mt, mi, un);  // fc1, fc2 of 3 SE units
+    CHECK(net_load_tensors(ir, &b, 1, NULL, NULL, NULL) < 0 && strstr(fr_errmsg(), "unexpected"));
+    net_free(ir);
+    bundle_free(&b);
+    net_free(n);
+    net_free(m);
+}
+
+static void t_bad_input(void) {
+    CHECK(backbone_new("ir19", 112, 512) == NULL && strstr(fr_errmsg(), "unknown architecture 'ir19'"));
+    CHECK(backbone_new("ir18", 100, 512) == NULL && strstr(fr_errmsg(), "multiple of 16"));
+    Net *n = net_new("t");
+    net_input(n, 3, 8, 8);
+    int in[1] = {0};
+    CHECK(net_add_checked(n, "conv", "c", in, 1, "oc=4 k=9") < 0 && strstr(fr_errmsg(), "c (conv)"));
+    CHECK(net_add_checked(n, "nosuch", "z", in, 1, "") < 0 && strstr(fr_errmsg(), "unknown layer type 'nosuch'"));
+    int in2[2] = {0, 0};
+    int c = net_add_checked(n, "conv", "c2", in, 1, "oc=5 k=3 p=1");
+    CHECK(c > 0);
+    int ab[2] = {0, c};
+    CHECK(net_add_checked(n, "add", "a", ab, 2, "") < 0 && strstr(fr_errmsg(), "shapes"));
+    (void)in2;
+    net_free(n);
+    // a FREM file is not a model
+    CHECK(net_load(ref_path("../fuzz/corpus/frfile/rows.fre"), 1) == NULL && strstr(fr_errmsg(), "per-sample vector"));
+}
+
+const TestCase TESTS[] = {
+    {"param_counts", t_param_counts},
+    {"shapes", t_shapes},
+    {"tiny_vs_torch", t_tiny_vs_torch},
+    {"ir18_vs_torch", t_ir18_vs_torch},
+    {"save_load", t_save_load},
+    {"bad_input", t_bad_input},
+    {0, 0},
+};
