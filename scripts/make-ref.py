@@ -119,6 +119,44 @@ p01 = rnd(4, 7, lo=0, hi=1)
 case("bce_logits", lambda x: F.binary_cross_entropy_with_logits(x, p01).reshape(1), dict(x=rnd(4, 7, lo=-4, hi=4)),
      extra={"target": p01.numpy()})
 
+# optimisers: 6 steps on one tensor with given gradients, PyTorch's update rules
+w0 = rnd(10)
+grads = rnd(6, 10)
+out.append(("opt.w0", w0.numpy()))
+out.append(("opt.grads", grads.numpy()))
+for name, mk in [("sgd", lambda p: torch.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=5e-4)),
+                 ("sgd_nesterov", lambda p: torch.optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)),
+                 ("adam", lambda p: torch.optim.Adam([p], lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-3)),
+                 ("adamw", lambda p: torch.optim.AdamW([p], lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2))]:
+    p = torch.nn.Parameter(w0.clone())
+    opt = mk(p)
+    traj = []
+    for t in range(6):
+        opt.zero_grad()
+        p.grad = grads[t].clone()
+        opt.step()
+        traj.append(p.detach().clone())
+    out.append((f"opt.{name}", torch.stack(traj).numpy()))
+
+# schedules: the lr PyTorch's schedulers give at steps 0..39
+def lrs(mk, n=40):
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1)
+    sch = mk(opt)
+    v = []
+    for _ in range(n):
+        v.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sch.step()
+    return np.array(v, dtype=np.float64)
+
+
+S = torch.optim.lr_scheduler
+out.append(("sched.multistep", lrs(lambda o: S.MultiStepLR(o, milestones=[10, 18, 22], gamma=0.1))))
+out.append(("sched.cosine", lrs(lambda o: S.CosineAnnealingLR(o, T_max=40, eta_min=0.001))))
+out.append(("sched.poly", lrs(lambda o: S.PolynomialLR(o, total_iters=40, power=2.0))))
+out.append(("sched.warmup", lrs(lambda o: S.LinearLR(o, start_factor=0.1, end_factor=1.0, total_iters=8))))
+
 dst = os.path.join(os.path.dirname(__file__), "..", "tests", "ref", "ops.frm")
 write_bundle(dst, out, sections={b"PROV": f"scripts/make-ref.py, torch {torch.__version__}".encode()})
 print(f"wrote {dst}: {len(out)} tensors")
