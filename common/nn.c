@@ -505,7 +505,7 @@ static const LayerType TYPES[] = {
     LT("input", sizeof(InputPriv), input_infer, NULL, NULL, NULL, NULL, NULL, NULL, input_describe, input_configure),
     LT("conv", sizeof(ConvPriv), conv_infer, conv_declare, NULL, conv_ws, conv_forward, conv_backward, conv_init, conv_describe, conv_configure),
     LT("bn", sizeof(BnPriv), same_infer, bn_declare, bn_saved, NULL, bn_forward, bn_backward, bn_init, bn_describe, bn_configure),
-    LT("dualbn", 0, dualbn_infer, dualbn_declare, bn_saved, NULL, dualbn_forward, dualbn_backward, dualbn_init, none_describe, NULL),
+    LT("dualbn", sizeof(BnPriv), dualbn_infer, dualbn_declare, bn_saved, NULL, dualbn_forward, dualbn_backward, dualbn_init, bn_describe, bn_configure),
     LT("relu", 0, same_infer, NULL, NULL, NULL, relu_forward, relu_backward, NULL, none_describe, NULL),
     LT("leaky", sizeof(ActPriv), same_infer, NULL, NULL, NULL, leaky_forward, leaky_backward, NULL, leaky_describe, leaky_configure),
     LT("prelu", 0, same_infer, prelu_declare, NULL, NULL, prelu_forward, prelu_backward, prelu_init, none_describe, NULL),

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backbones.h"
+#include "gradcheck.h"
 #include "harness.h"
 #include "msg.h"
 #include "xio.h"
@@ -284,7 +285,110 @@ static void t_bad_input(void) {
     CHECK(net_load(ref_path("../fuzz/corpus/frfile/rows.fre"), 1) == NULL && strstr(fr_errmsg(), "per-sample vector"));
 }
 
+// A graph with fan-out everywhere: a fusing-weight predictor (GAP -> linear -> sigmoid)
+// feeds two dual-BN layers, a conv output feeds three nodes, two BN segments with
+// their own statistics (AFA's clean and adversarial halves). Central differences
+// through the whole graph, for the input and for the predictor's weights.
+typedef struct GraphCtx {
+    Net *net;
+    float *x;
+    int batch;
+} GraphCtx;
+static void graph_fwd(void *c, float *out) {
+    GraphCtx *k = c;
+    float *y = net_forward(k->net, k->x, k->batch);
+    memcpy(out, y, sizeof(float) * (size_t)k->batch * shape_numel(net_out(k->net)->out));
+}
+
+static void t_graph_gradients(void) {
+    Net *n = net_new("afa-like");
+    int x = net_input(n, 3, 6, 5);
+    int in1[1] = {x};
+    int c1 = net_add(n, "conv", "c1", in1, 1, "oc=4 k=3 p=1");
+    int a[1] = {c1};
+    int gp = net_add(n, "gap", "pred.gap", a, 1, "");
+    int g1[1] = {gp};
+    int l = net_add(n, "linear", "pred.fc", g1, 1, "out=1");
+    int l1[1] = {l};
+    int lam = net_add(n, "sigmoid", "pred.lambda", l1, 1, "");
+    int d1[2] = {c1, lam};
+    int da = net_add(n, "dualbn", "dbn1", d1, 2, "");
+    int p1[1] = {da};
+    int pr = net_add(n, "tanh", "act", p1, 1, "");  // smooth: a kink at 0 would spoil central differences
+    int q1[1] = {pr};
+    int c2 = net_add(n, "conv", "c2", q1, 1, "oc=4 k=3 p=1 s=1");
+    int d2[2] = {c2, lam};
+    int db = net_add(n, "dualbn", "dbn2", d2, 2, "");
+    int ad[2] = {db, c1};
+    int sum = net_add(n, "add", "res", ad, 2, "");
+    int f1[1] = {sum};
+    int fl = net_add(n, "flatten", "flat", f1, 1, "");
+    int o1[1] = {fl};
+    net_add(n, "linear", "out", o1, 1, "out=3");
+    REQUIRE(net_finalize(n, 0) == 0, "%s", fr_errmsg());
+    net_init(n, 3);
+    // non-trivial dual-BN affine sets
+    fill_uniform(net_param_data(n, "dbn1.weight"), 8, 0.5f, 1.5f, 61);
+    fill_uniform(net_param_data(n, "dbn2.bias"), 8, -0.5f, 0.5f, 62);
+    int batch = 4;
+    n->training = 1;
+    n->update_stats = 0;
+    n->nseg = 2, n->seg[0] = 0, n->seg[1] = 2, n->seg[2] = 4, n->seg_set[0] = 0, n->seg_set[1] = 1;
+    GraphCtx k = {n, xmalloc(sizeof(float) * batch * 90), batch};
+    fill_uniform(k.x, (size_t)batch * 90, -1, 1, 63);
+    float R[12], out[12];
+    fill_uniform(R, 12, -1, 1, 64);
+    graph_fwd(&k, out);
+    net_zero_grad(n);
+    net_backward(n, R, batch);
+    float *dx = xmalloc(sizeof(float) * batch * 90);
+    memcpy(dx, n->nodes[0].dy, sizeof(float) * batch * 90);
+    CHECK_MSG(gradcheck("graph input", graph_fwd, &k, k.x, (size_t)batch * 90, dx, 12, R, 1e-2f, 2e-3, 2e-2, 360) <= 1, "input gradient differs");
+    Param *pw = net_find_param(n, "pred.fc.weight");
+    float *gw = xmalloc(sizeof(float) * pw->n);
+    memcpy(gw, n->gdata + pw->off, sizeof(float) * pw->n);
+    CHECK_MSG(gradcheck("predictor weight (through lambda)", graph_fwd, &k, n->pdata + pw->off, pw->n, gw, 12, R, 1e-2f, 2e-3, 2e-2, 10) <= 1, "lambda path differs");
+    Param *pc = net_find_param(n, "c1.weight");
+    float *gc = xmalloc(sizeof(float) * pc->n);
+    memcpy(gc, n->gdata + pc->off, sizeof(float) * pc->n);
+    CHECK_MSG(gradcheck("c1 weight (three consumers)", graph_fwd, &k, n->pdata + pc->off, pc->n, gc, 12, R, 1e-2f, 2e-3, 2e-2, 108) <= 1, "fan-out differs");
+    // parameter gradients accumulate over two backward passes; the input gradient does not
+    float g0 = gc[5];
+    net_backward(n, R, batch);
+    CHECK_CLOSE(n->gdata[pc->off + 5], 2 * g0, 1e-5 * (1 + fabs(g0)));
+    CHECK_CLOSE(n->nodes[0].dy[7], dx[7], 1e-6);
+    // with parameter gradients off (attacks) the input gradient is still there
+    net_zero_grad(n);
+    n->param_grads = 0;
+    net_backward(n, R, batch);
+    CHECK(n->gdata[pc->off + 5] == 0 && fabs(n->nodes[0].dy[7] - dx[7]) < 1e-6);
+    free(k.x), free(dx), free(gw), free(gc);
+    net_free(n);
+}
+
+// Two networks side by side, one frozen (a teacher beside its student)
+static void t_two_nets(void) {
+    Net *teacher = backbone_new("tiny-ir", 16, 8), *student = backbone_new("tiny-mfn", 16, 8);
+    REQUIRE(teacher && student, "%s", fr_errmsg());
+    REQUIRE(net_finalize(teacher, 1) == 0 && net_finalize(student, 0) == 0, "%s", fr_errmsg());
+    CHECK(teacher->gdata == NULL && student->gdata != NULL);
+    net_init(teacher, 1), net_init(student, 2);
+    float x[2 * 3 * 16 * 16];
+    fill_uniform(x, sizeof x / sizeof *x, -1, 1, 5);
+    float *t = net_forward(teacher, x, 2);
+    float keep[16];
+    memcpy(keep, t, sizeof keep);
+    student->training = 1;
+    net_forward(student, x, 2);
+    net_backward(student, keep, 2);
+    CHECK(memcmp(net_forward(teacher, x, 2), keep, sizeof keep) == 0);  // the teacher is untouched
+    CHECK(teacher->nodes[0].dy == NULL);
+    net_free(teacher), net_free(student);
+}
+
 const TestCase TESTS[] = {
+    {"graph_gradients", t_graph_gradients},
+    {"two_nets", t_two_nets},
     {"param_counts", t_param_counts},
     {"shapes", t_shapes},
     {"tiny_vs_torch", t_tiny_vs_torch},
