@@ -1,0 +1,83 @@
+/*
+ * bench_nets.c: images/s of a training step (forward, backward, SGD update) and of
+ * inference for the reference workloads, with achieved GFLOP/s from the graph's
+ * analytic FLOP count. `make bench` runs it; it never gates a test.
+ *
+ *   bench_nets ARCH INPUT BATCH MODE [ITERS]     MODE: train | infer
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backbones.h"
+#include "msg.h"
+#include "optim.h"
+#include "progress.h"
+#include "rng.h"
+#include "xio.h"
+
+// forward FLOPs per image (multiply-add = 2), convolutions and linear layers
+static double flops_per_image(Net *n) {
+    double f = 0;
+    for (int i = 0; i < n->nn; i++) {
+        Node *x = &n->nodes[i];
+        if (!strcmp(x->type->name, "conv")) {
+            Param *w = &n->params[x->p0];
+            f += 2.0 * (double)w->n * x->out.h * x->out.w;
+        } else if (!strcmp(x->type->name, "linear")) {
+            f += 2.0 * (double)n->params[x->p0].n;
+        }
+    }
+    return f;
+}
+
+static int cmpd(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+    fr_set_prog("bench_nets", "bench_nets ARCH INPUT BATCH train|infer [ITERS]");
+    if (argc < 5) fr_usage("missing arguments");
+    const char *arch = argv[1], *mode = argv[4];
+    int input = atoi(argv[2]), batch = atoi(argv[3]), iters = argc > 5 ? atoi(argv[5]) : 5;
+    int train = !strcmp(mode, "train");
+    int emb = !strcmp(arch, "resnet18-cifar") ? 10 : 512;
+    Net *n = backbone_new(arch, input, emb);
+    if (!n || net_finalize(n, !train)) fr_die("%s", fr_errmsg());
+    net_init(n, 1);
+    size_t nx = (size_t)batch * 3 * input * input, ny = (size_t)batch * emb;
+    float *x = xmalloc(sizeof(float) * nx), *dy = xmalloc(sizeof(float) * ny);
+    Rng r = rng_stream(1, RNG_TEST, 0, 0);
+    for (size_t i = 0; i < nx; i++) x[i] = rng_uniform(&r) * 2 - 1;
+    for (size_t i = 0; i < ny; i++) dy[i] = (rng_uniform(&r) * 2 - 1) * 1e-3f;
+    Optim *o = NULL;
+    if (train) {
+        OptConfig c;
+        optim_default(&c, OPT_SGD);
+        o = optim_new(&c);
+        optim_add_net(o, n);
+    }
+    n->training = train;
+    double *t = xmalloc(sizeof(double) * (size_t)(iters + 1));
+    for (int it = 0; it <= iters; it++) {  // the first iteration warms up (allocation, page faults)
+        double t0 = now_seconds();
+        net_forward(n, x, batch);
+        if (train) {
+            net_zero_grad(n);
+            net_backward(n, dy, batch);
+            optim_step(o, 0.01f);
+        }
+        t[it] = now_seconds() - t0;
+    }
+    qsort(t + 1, (size_t)iters, sizeof *t, cmpd);
+    double med = t[1 + iters / 2];
+    double gf = flops_per_image(n) * (train ? 3 : 1) * batch / med / 1e9;
+    printf("RESULT {\"impl\":\"frkit\",\"net\":\"%s\",\"input\":%d,\"mode\":\"%s\",\"batch\":%d,\"median_s\":%.4f,"
+           "\"img_per_s\":%.2f,\"gflop_per_img\":%.3f,\"gflops\":%.1f}\n",
+           arch, input, mode, batch, med, batch / med, flops_per_image(n) / 1e9, gf);
+    optim_free(o);
+    net_free(n);
+    free(x), free(dy), free(t);
+    return 0;
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# bench/run.sh: `make bench`. Training-step and inference images/s of frkit for the
+# reference workloads (IR-18@112 and MobileFaceNet@112 train batch 32, ResNet-18@32
+# train batch 128, inference batch 64), at the thread counts given (default 1 and 2).
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset, so OpenBLAS picks its own kernels;
+# the core it picked is printed. Benchmarks never gate the tests.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build/release}
+B=$BUILD/bench/bench_nets
+THREADS=${THREADS:-"1 2"}
+ITERS=${ITERS:-5}
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+core=$(OPENBLAS_VERBOSE=2 $B tiny-ir 16 1 infer 1 2>&1 | grep -o 'Core: [A-Za-z0-9]*' | head -n1)
+echo "frkit bench: $(nproc) cores, OpenBLAS ${core:-core unknown}, $(date -u +%Y-%m-%dT%H:%MZ)"
+for th in $THREADS; do
+    export OMP_NUM_THREADS=$th OPENBLAS_NUM_THREADS=$th
+    echo "== threads $th"
+    $B ir18 112 32 train "$ITERS"
+    $B mobilefacenet 112 32 train "$ITERS"
+    $B resnet18-cifar 32 128 train "$ITERS"
+    $B ir18 112 64 infer "$ITERS"
+    $B mobilefacenet 112 64 infer "$ITERS"
+done
