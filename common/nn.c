@@ -630,6 +630,8 @@ int net_finalize(Net *net, int frozen) {
         off += (net->params[i].n + 15) & ~(size_t)15;
     }
     net->ptotal = off;
+    if (off > ((size_t)1 << 36))  // 256 GiB of parameters: a corrupt or mistaken graph, not a model
+        return fr_err("network %s: %zu parameters is more than frkit will allocate", net->name, off);
     net->pdata = xcalloc(off ? off : 1, sizeof(float));
     net->frozen = frozen;
     if (!frozen) net->gdata = xcalloc(off ? off : 1, sizeof(float));

@@ -10,6 +10,7 @@
 #include "bundle.h"
 #include "frds.h"
 #include "frem.h"
+#include "nn.h"
 
 static FILE *mem(const uint8_t *d, size_t n) { return fmemopen((void *)d, n ? n : 1, "rb"); }
 
@@ -46,6 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (s) prep_decode(s->data, s->bytes, &prep, "fuzz");
             FrTrainState st;
             if ((s = bundle_section(&b, "STAT"))) stat_decode(s->data, s->bytes, &st, "fuzz");
+            Net *net = net_from_bundle(&b, "fuzz");  // parse the layer graph (no allocation of parameters)
+            net_free(net);
         }
         bundle_free(&b);
         fclose(f);
