@@ -200,3 +200,71 @@ void pnm_write(const char *path, const uint8_t *img, int w, int h, int c) {
     xfwrite(img, (size_t)w * h * c, o.fp, path);
     out_commit(&o);
 }
+
+// ---------------------------------------------------------------- PGM / PPM
+
+// next header token: skips whitespace and '#' comments; returns a number or -1
+static long pnm_token(const uint8_t *b, size_t n, size_t *pos) {
+    for (;;) {
+        while (*pos < n && (b[*pos] == ' ' || b[*pos] == '\t' || b[*pos] == '\n' || b[*pos] == '\r')) (*pos)++;
+        if (*pos < n && b[*pos] == '#') {
+            while (*pos < n && b[*pos] != '\n') (*pos)++;
+            continue;
+        }
+        break;
+    }
+    if (*pos >= n || b[*pos] < '0' || b[*pos] > '9') return -1;
+    long v = 0;
+    while (*pos < n && b[*pos] >= '0' && b[*pos] <= '9') {
+        v = v * 10 + (b[*pos] - '0');
+        if (v > 1000000000L) return -1;
+        (*pos)++;
+    }
+    return v;
+}
+
+int pnm_decode(const uint8_t *b, size_t n, uint8_t **img, int *w, int *h, int *c) {
+    if (n < 2 || b[0] != 'P' || (b[1] != '2' && b[1] != '3' && b[1] != '5' && b[1] != '6'))
+        return fr_err("not a PGM/PPM image (P2, P3, P5 or P6)");
+    int ascii = b[1] == '2' || b[1] == '3', ch = (b[1] == '3' || b[1] == '6') ? 3 : 1;
+    size_t pos = 2;
+    long W = pnm_token(b, n, &pos), H = pnm_token(b, n, &pos), maxv = pnm_token(b, n, &pos);
+    if (W <= 0 || H <= 0 || W > 65535 || H > 65535) return fr_err("PGM/PPM: bad size");
+    if (maxv <= 0 || maxv > 65535) return fr_err("PGM/PPM: bad maxval");
+    size_t count = (size_t)W * H * ch;
+    int wide = maxv > 255;
+    if (!ascii) {
+        if (pos >= n) return fr_err("PGM/PPM: truncated header");
+        pos++;  // exactly one whitespace byte before binary data
+        if (n - pos < count * (wide ? 2 : 1)) return fr_err("PGM/PPM: truncated pixel data (%zu of %zu bytes)", n - pos, count * (wide ? 2 : 1));
+    }
+    uint8_t *p = xmalloc(count);
+    for (size_t i = 0; i < count; i++) {
+        long v;
+        if (ascii) {
+            v = pnm_token(b, n, &pos);
+            if (v < 0) {
+                free(p);
+                return fr_err("PGM/PPM: truncated or bad pixel data at value %zu", i);
+            }
+        } else {
+            v = wide ? (long)b[pos + 2 * i] << 8 | b[pos + 2 * i + 1] : b[pos + i];
+        }
+        if (v > maxv) {
+            free(p);
+            return fr_err("PGM/PPM: value %ld above maxval %ld", v, maxv);
+        }
+        p[i] = maxv == 255 ? (uint8_t)v : (uint8_t)((v * 255 + maxv / 2) / maxv);
+    }
+    *img = p, *w = (int)W, *h = (int)H, *c = ch;
+    return 0;
+}
+
+int is_jpeg(const uint8_t *b, size_t n) { return n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
+
+int img_decode(const uint8_t *b, size_t n, uint8_t **img, int *w, int *h, int *c) {
+    if (is_jpeg(b, n)) return jpeg_decode(b, n, img, w, h, c);
+    if (n >= 2 && b[0] == 'P' && b[1] >= '2' && b[1] <= '6' && b[1] != '4') return pnm_decode(b, n, img, w, h, c);
+    if (n >= 8 && memcmp(b, "\x89PNG", 4) == 0) return fr_err("PNG images are not supported (convert to JPEG or PPM)");
+    return fr_err("not a JPEG, PGM or PPM image");
+}

@@ -27,3 +27,12 @@ int jpeg_decode_into(const uint8_t *buf, size_t n, uint8_t *img, int w, int h, i
 void pnm_write(const char *path, const uint8_t *img, int w, int h, int c);
 
 #endif
+
+// ---------------------------------------------------------------- decoding any supported image
+// PGM/PPM: P2, P3, P5, P6 with maxval 1..65535 (16-bit samples are scaled to 8 bits,
+// rounding as (v * 255 + maxval/2) / maxval); comments allowed in the header.
+int pnm_decode(const uint8_t *buf, size_t n, uint8_t **img, int *w, int *h, int *c);
+// JPEG or PGM/PPM by magic; malloc'd HWC u8. Returns 0 or -1 (fr_err says what is wrong).
+int img_decode(const uint8_t *buf, size_t n, uint8_t **img, int *w, int *h, int *c);
+// 1 if the bytes start like a JPEG (FF D8 FF)
+int is_jpeg(const uint8_t *buf, size_t n);
