@@ -317,12 +317,16 @@ int read_groups_csv(const char *path, StrMap *map, char ***names, uint64_t *n) {
         char *f[3];
         int k = split_csv(l, f, 3);
         if (k == 1 && !f[0][0]) continue;
-        if (k != 2 || !f[0][0] || !f[1][0]) {
+        if (k != 2 || !f[0][0]) {
             rc = fr_err("%s: line %d: expected 'key,group'", path, line);
             break;
         }
         if (line == 1 && (!strcmp(f[0], "key") || !strcmp(f[0], "image"))) continue;  // a header
         int64_t g;
+        if (!f[1][0]) {  // an empty group is unknown (-1), as LFW's gender.csv has
+            strmap_put(map, f[0], strlen(f[0]), -1);
+            continue;
+        }
         if (!strmap_get(&gm, f[1], strlen(f[1]), &g)) {
             g = (int64_t)*n;
             strmap_put(&gm, f[1], strlen(f[1]), g);

@@ -91,7 +91,7 @@ void pairs_free(Pairs *p);
 int pairs_from_lfw(const char *pairs_txt, const FrdsPack *pack, Pairs *out);
 
 // ---------------------------------------------------------------- side files
-// "key,group" CSV (header optional) -> map and names (sorted by first appearance)
+// "key,group" CSV (header optional; an empty group is unknown, -1) -> map and names in order of appearance
 int read_groups_csv(const char *path, StrMap *map, char ***names, uint64_t *n);
 // "key,name1,name2,..." CSV with a header naming the columns
 int read_columns_csv(const char *path, StrMap *map, float **vals, char ***names, uint32_t *ncols);
