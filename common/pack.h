@@ -99,3 +99,20 @@ int read_columns_csv(const char *path, StrMap *map, float **vals, char ***names,
 int read_landmarks(const char *path, StrMap *map, double **lm);
 
 #endif
+
+// ---------------------------------------------------------------- more sources (pack_src2.c)
+// MXNet RecordIO .rec with its .idx (insightface's record-0 convention, split records);
+// property: "num_classes,H,W" beside it, used to check labels when present
+PackSource *src_rec(const char *rec, const char *idx);
+// insightface .bin verification pack (a pickle of (bins, issame)); fills pairs (i = 2k, j = 2k+1)
+PackSource *src_bin(const char *path, Pairs *pairs);
+// SVHN .mat (MATLAB v5, zlib-compressed elements): X [32,32,3,N] uint8, y [N,1] (10 means 0)
+PackSource *src_svhn(const char *path);
+// tiny-ImageNet: split "train" (train/<wnid>/images) or "val" (val/images + val_annotations.txt);
+// labels follow the sorted wnids
+PackSource *src_tiny(const char *root, const char *split);
+
+// The unpickler alone (fuzzing, tests): parse a .bin pack in memory.
+int bin_parse(const uint8_t *buf, size_t n, uint8_t ***imgs, size_t **lens, uint64_t *nimg, uint8_t **issame, uint64_t *npairs);
+// The MAT v5 reader alone: the uint8 or double array called name, dims out.
+int mat_read_array(const uint8_t *buf, size_t n, const char *name, double **vals, uint8_t **u8, uint32_t dims[4], int *ndims);

@@ -428,3 +428,78 @@ PackSource *src_cifar(char **files, int nfiles) {
     }
     return s;
 }
+
+// ---------------------------------------------------------------- tiny-ImageNet
+
+PackSource *src_tiny(const char *root, const char *split) {
+    // the classes: wnids.txt, or the train folders; sorted either way
+    char *p = xmalloc(strlen(root) + 64);
+    sprintf(p, "%s/wnids.txt", root);
+    size_t n;
+    char *txt = (char *)read_file(p, &n);
+    char **w = NULL;
+    uint64_t nw = 0;
+    if (txt) {
+        char *save = NULL;
+        for (char *l = strtok_r(txt, " \t\r\n", &save); l; l = strtok_r(NULL, " \t\r\n", &save)) {
+            w = xrealloc(w, sizeof *w * (nw + 1));
+            w[nw++] = xstrdup(l);
+        }
+        free(txt);
+    } else {
+        fr_err("%s: %s (tiny-ImageNet's class list)", p, fr_errmsg());
+        free(p);
+        return NULL;
+    }
+    qsort(w, nw, sizeof *w, cmpstr);
+    StrMap m;
+    strmap_init(&m);
+    for (uint64_t i = 0; i < nw; i++) strmap_put(&m, w[i], strlen(w[i]), (int64_t)i);
+    FileList *f = xcalloc(1, sizeof *f);
+    f->root = xstrdup(root);
+    int rc = 0;
+    if (!strcmp(split, "train")) {
+        for (uint64_t c = 0; c < nw && !rc; c++) {
+            char **files = NULL;
+            uint64_t nf = 0, cf = 0;
+            char rel[512];
+            snprintf(rel, sizeof rel, "train/%s/images", w[c]);
+            rc = walk(root, rel, &files, &nf, &cf);
+            qsort(files, nf, sizeof *files, cmpstr);
+            for (uint64_t i = 0; i < nf; i++) fl_push(f, files[i], (int32_t)c, -1), free(files[i]);
+            free(files);
+        }
+    } else if (!strcmp(split, "val")) {
+        sprintf(p, "%s/val/val_annotations.txt", root);
+        txt = (char *)read_file(p, &n);
+        if (!txt) rc = -1;
+        int line = 0;
+        char *save = NULL;
+        for (char *l = txt ? strtok_r(txt, "\n", &save) : NULL; l && !rc; l = strtok_r(NULL, "\n", &save)) {
+            line++;
+            char file[256], wnid[64];
+            int64_t lab;
+            if (sscanf(l, "%255s %63s", file, wnid) != 2) rc = fr_err("%s: line %d: expected 'file wnid ...'", p, line);
+            else if (!strmap_get(&m, wnid, strlen(wnid), &lab)) rc = fr_err("%s: line %d: %s is not in wnids.txt", p, line, wnid);
+            else {
+                char rel[512];
+                snprintf(rel, sizeof rel, "val/images/%s", file);
+                fl_push(f, rel, (int32_t)lab, -1);
+            }
+        }
+        free(txt);
+    } else {
+        rc = fr_err("tiny-ImageNet split '%s' is not train or val", split);
+    }
+    free(p);
+    strmap_free(&m);
+    if (rc || !f->n) {
+        if (!rc) fr_err("%s: no images for the %s split", root, split);
+        fr_names_free(w, nw);
+        fl_close(fl_source(root, f));
+        return NULL;
+    }
+    PackSource *s = fl_source(root, f);
+    s->class_names = w, s->nclass = nw;
+    return s;
+}

@@ -17,6 +17,13 @@
 #include "pack.h"
 #include "xio.h"
 
+static int known(const char *k) {
+    static const char *kinds[] = {"folder", "lfw", "list", "idx", "cifar", "rec", "bin", "svhn", "tiny"};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        if (!strcmp(k, kinds[i])) return 1;
+    return 0;
+}
+
 static const char SYNOPSIS[] =
     "fr-pack [--from KIND] [--crop WxH] [--resize N] [--landmarks FILE] [--store raw|jpeg|keep] -o OUT.frd INPUT...";
 
@@ -35,12 +42,20 @@ static const char HELP[] =
     "  idx      MNIST-style IDX images (gzip or not); labels from --labels or the\n"
     "           matching *-labels-idx1-ubyte file\n"
     "  cifar    CIFAR-10 binary batches (data_batch_N.bin, test_batch.bin)\n"
+    "  rec      MXNet RecordIO .rec with its .idx (insightface record 0, split records;\n"
+    "           labels checked against a 'property' file beside it)\n"
+    "  bin      an insightface .bin verification pack (lfw.bin, cfp_fp.bin, ...); the pair\n"
+    "           list goes to --pairs-out (pair k is images 2k and 2k+1, 10 folds)\n"
+    "  svhn     SVHN .mat (MATLAB v5): X and y, label 10 stored as 0\n"
+    "  tiny     tiny-ImageNet's folder (wnids.txt, train/, val/), --split train or val\n"
     "\n"
     "Options:\n"
     "  -o, --output OUT.frd    the pack ('-' = standard output)\n"
     "      --from KIND         folder, lfw, list, idx or cifar\n"
     "      --root DIR          list files: the folder paths are relative to (default: the list's)\n"
     "      --labels FILE       idx: the label file\n"
+    "      --idx FILE          rec: the .idx file (default: the .rec name with .idx)\n"
+    "      --split S           tiny: train (default) or val\n"
     "      --lfw-pairs FILE    lfw: pairs.txt to resolve against the pack\n"
     "      --pairs-out FILE    where the pair list goes (text 'i j same fold', frkit-formats(5))\n"
     "      --groups CSV        'key,group' lines: the group of each record, names in order seen\n"
@@ -73,6 +88,9 @@ static const char *guess(const char *in) {
     if (ends(in, ".lst") || ends(in, ".txt") || ends(in, ".list")) return "list";
     if (strstr(in, "idx3-ubyte")) return "idx";
     if (ends(in, ".bin") && st.st_size > 0 && st.st_size % 3073 == 0) return "cifar";
+    if (ends(in, ".rec")) return "rec";
+    if (ends(in, ".mat")) return "svhn";
+    if (ends(in, ".bin")) return "bin";
     return NULL;
 }
 
@@ -83,9 +101,9 @@ int main(int argc, char **argv) {
     cli_common_init(&cc);
     PackOpts o = {.store = STORE_RAW, .quality = 95, .kernel = KERNEL_BILINEAR};
     const char *from = NULL, *root = NULL, *labels = NULL, *lfw_pairs = NULL, *pairs_out = NULL;
-    const char *groups = NULL, *columns = NULL, *landmarks = NULL;
+    const char *groups = NULL, *columns = NULL, *landmarks = NULL, *idxfile = NULL, *split = "train";
     enum { OPT_FROM = 0x100, OPT_ROOT, OPT_LABELS, OPT_LFW, OPT_PAIRS, OPT_GROUPS, OPT_COLS, OPT_LM, OPT_CROP, OPT_RESIZE,
-           OPT_KERNEL, OPT_RGB, OPT_STORE, OPT_SKIP };
+           OPT_KERNEL, OPT_RGB, OPT_STORE, OPT_SKIP, OPT_IDX, OPT_SPLIT };
     static const struct option longopts[] = {
         {"from", required_argument, 0, OPT_FROM}, {"root", required_argument, 0, OPT_ROOT},
         {"labels", required_argument, 0, OPT_LABELS}, {"lfw-pairs", required_argument, 0, OPT_LFW},
@@ -94,14 +112,14 @@ int main(int argc, char **argv) {
         {"crop", required_argument, 0, OPT_CROP}, {"resize", required_argument, 0, OPT_RESIZE},
         {"kernel", required_argument, 0, OPT_KERNEL}, {"rgb", no_argument, 0, OPT_RGB},
         {"store", required_argument, 0, OPT_STORE}, {"quality", required_argument, 0, 'Q'},
-        {"skip-bad", no_argument, 0, OPT_SKIP}, CLI_COMMON_LONGOPTS, {0, 0, 0, 0},
+        {"skip-bad", no_argument, 0, OPT_SKIP}, {"idx", required_argument, 0, OPT_IDX},
+        {"split", required_argument, 0, OPT_SPLIT}, CLI_COMMON_LONGOPTS, {0, 0, 0, 0},
     };
     int opt;
     while ((opt = getopt_long(argc, argv, ":Q:" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
         switch (opt) {
         case OPT_FROM:
-            if (strcmp(optarg, "folder") && strcmp(optarg, "lfw") && strcmp(optarg, "list") && strcmp(optarg, "idx") && strcmp(optarg, "cifar"))
-                fr_usage("--from: '%s' is not folder, lfw, list, idx or cifar", optarg);
+            if (!known(optarg)) fr_usage("--from: '%s' is not folder, lfw, list, idx, cifar, rec, bin, svhn or tiny", optarg);
             from = optarg;
             break;
         case OPT_ROOT: root = optarg; break;
@@ -135,12 +153,15 @@ int main(int argc, char **argv) {
             break;
         case 'Q': o.quality = (int)cli_int(optarg, 1, 100, "--quality"); break;
         case OPT_SKIP: o.skip_bad = 1; break;
+        case OPT_IDX: idxfile = optarg; break;
+        case OPT_SPLIT: split = optarg; break;
         default: cli_common(opt, optarg, &cc, HELP);
         }
     }
     if (optind == argc) fr_usage("no INPUT given");
     if (!cc.out) fr_usage("no output given (-o OUT.frd)");
     if (lfw_pairs && !pairs_out) fr_usage("--lfw-pairs needs --pairs-out FILE");
+    if (strcmp(split, "train") && strcmp(split, "val")) fr_usage("--split: '%s' is not train or val", split);
     if (!from) from = lfw_pairs ? "lfw" : guess(argv[optind]);
     if (!from) fr_usage("cannot tell what %s is: give --from", argv[optind]);
     if (strcmp(from, "cifar") && optind + 1 != argc) fr_usage("one INPUT for --from %s", from);
@@ -163,6 +184,8 @@ int main(int argc, char **argv) {
     const char *in = argv[optind];
     PackSource *src = NULL;
     char *lab_auto = NULL;
+    Pairs binpairs;
+    int have_binpairs = 0;
     if (!strcmp(from, "folder") || !strcmp(from, "lfw")) src = src_folder(in, !strcmp(from, "lfw"));
     else if (!strcmp(from, "list")) src = src_list(in, root);
     else if (!strcmp(from, "idx")) {
@@ -174,7 +197,14 @@ int main(int argc, char **argv) {
             if (stat(lab_auto, &st) == 0) labels = lab_auto;
         }
         src = src_idx(in, labels);
-    } else src = src_cifar(argv + optind, argc - optind);
+    } else if (!strcmp(from, "rec")) src = src_rec(in, idxfile);
+    else if (!strcmp(from, "bin")) {
+        if (!pairs_out) fr_usage("--from bin needs --pairs-out FILE for its pairs");
+        src = src_bin(in, &binpairs);
+        have_binpairs = src != NULL;
+    } else if (!strcmp(from, "svhn")) src = src_svhn(in);
+    else if (!strcmp(from, "tiny")) src = src_tiny(in, split);
+    else src = src_cifar(argv + optind, argc - optind);
     if (!src) fr_die("%s", fr_errmsg());
     char *prov = cli_cmdline(argc, argv);
     o.prov = prov;
@@ -192,6 +222,12 @@ int main(int argc, char **argv) {
         fr_note("%llu pairs in %d folds -> %s", (unsigned long long)pr.n, pr.folds, pairs_out);
         pairs_free(&pr);
         frds_close_pack(&p);
+    }
+    if (have_binpairs) {
+        if (st.skipped) fr_die("%s: %llu images were skipped, so the pair list would not match the pack", in, (unsigned long long)st.skipped);
+        pairs_write(pairs_out, &binpairs, cc.force);
+        fr_note("%llu pairs -> %s", (unsigned long long)binpairs.n, pairs_out);
+        pairs_free(&binpairs);
     }
     src->close(src);
     free(prov), free(lab_auto);
