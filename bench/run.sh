@@ -22,3 +22,17 @@ for th in $THREADS; do
     $B ir18 112 64 infer "$ITERS"
     $B mobilefacenet 112 64 infer "$ITERS"
 done
+
+# packing JPEG folders (LFW's development images, 2320 JPEGs of 150x150), and fr-synth
+DATA=${FR_DATA:-../shared/data}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+export OMP_NUM_THREADS=2
+if [[ -d $DATA/lfw-dev/images ]]; then
+    echo "== fr-pack, 2 threads: LFW development images (2320 JPEGs, 150x150)"
+    for opts in "--store raw" "--store keep" "--store raw --crop 126x126 --resize 112" "--store jpeg"; do
+        printf '%-40s ' "$opts"
+        bin/fr-pack $opts -o "$tmp/p.frd" "$DATA/lfw-dev/images" 2>&1 | grep -o '[0-9.]* s ([0-9]* images/s)'
+    done
+fi
+echo "== fr-synth, 2 threads: 1000 images of 112x112"
+bin/fr-synth -n 100 -k 10 -o "$tmp/s.frd" 2>&1 | grep -o '[0-9]* images/s' | tail -1
