@@ -125,7 +125,7 @@ void frds_add(FrdsWriter *d, const FrdsRecord *rec) {
     put_u32(e + 12, (uint32_t)rec->label);
     put_u32(e + 16, (uint32_t)rec->group);
     put_u32(e + 20, rec->encoding);
-    memcpy(e + FRDS_ENTRY_FIXED, cols, 4ull * d->ncols);
+    if (d->ncols) memcpy(e + FRDS_ENTRY_FIXED, cols, 4ull * d->ncols);
     d->index_bytes += eb;
     free(tmp);
 

@@ -146,7 +146,7 @@ PackSource *src_folder(const char *dir, int lfw_names) {
         free(full);
     }
     closedir(d);
-    qsort(subs, ns, sizeof *subs, cmpstr);
+    if (ns) qsort(subs, ns, sizeof *subs, cmpstr);
     FileList *f = xcalloc(1, sizeof *f);
     f->root = xstrdup(dir);
     char **files = NULL;
@@ -159,12 +159,12 @@ PackSource *src_folder(const char *dir, int lfw_names) {
         for (uint64_t c = 0; c < ns; c++) {
             nf = 0;
             if (walk(dir, subs[c], &files, &nf, &cf)) goto bad;
-            qsort(files, nf, sizeof *files, cmpstr);
+            if (nf) qsort(files, nf, sizeof *files, cmpstr);
             for (uint64_t i = 0; i < nf; i++) fl_push(f, files[i], (int32_t)c, -1), free(files[i]);
         }
     } else {  // a flat folder: unlabelled, or LFW names (Name_NNNN.jpg)
         if (walk(dir, "", &files, &nf, &cf)) goto bad;
-        qsort(files, nf, sizeof *files, cmpstr);
+        if (nf) qsort(files, nf, sizeof *files, cmpstr);
         StrMap m;
         strmap_init(&m);
         if (lfw_names) {
@@ -451,7 +451,7 @@ PackSource *src_tiny(const char *root, const char *split) {
         free(p);
         return NULL;
     }
-    qsort(w, nw, sizeof *w, cmpstr);
+    if (nw) qsort(w, nw, sizeof *w, cmpstr);
     StrMap m;
     strmap_init(&m);
     for (uint64_t i = 0; i < nw; i++) strmap_put(&m, w[i], strlen(w[i]), (int64_t)i);
@@ -465,7 +465,7 @@ PackSource *src_tiny(const char *root, const char *split) {
             char rel[512];
             snprintf(rel, sizeof rel, "train/%s/images", w[c]);
             rc = walk(root, rel, &files, &nf, &cf);
-            qsort(files, nf, sizeof *files, cmpstr);
+            if (nf) qsort(files, nf, sizeof *files, cmpstr);
             for (uint64_t i = 0; i < nf; i++) fl_push(f, files[i], (int32_t)c, -1), free(files[i]);
             free(files);
         }

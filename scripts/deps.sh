@@ -15,8 +15,9 @@ set -eu
 # build: compiler, OpenBLAS, libjpeg-turbo, zlib, OpenMP (in gcc), MPI (optional but used when present)
 BUILD="build-essential pkg-config libopenblas-dev libjpeg62-turbo-dev zlib1g-dev libopenmpi-dev openmpi-bin"
 # tests: libFuzzer (clang + its runtime), NumPy for interop checks, man for the man-page tests,
-# script(1) for the terminal test, PyTorch for the reference (golden) checks
-TEST="clang libclang-rt-14-dev python3 python3-numpy python3-torch man-db groff-base bsdutils xxd"
+# script(1) for the terminal test, PyTorch for the reference (golden) checks, Pillow and
+# SciPy for fr-pack's fixtures, Fashion-MNIST for its real-data test
+TEST="clang libclang-rt-14-dev python3 python3-numpy python3-torch python3-pil python3-scipy man-db groff-base bsdutils xxd dataset-fashion-mnist"
 BENCH="libjemalloc2 linux-perf hyperfine valgrind"
 
 mode=${1:-install}

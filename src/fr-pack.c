@@ -230,6 +230,9 @@ int main(int argc, char **argv) {
         pairs_free(&binpairs);
     }
     src->close(src);
+    if (groups) strmap_free(&gmap), fr_names_free(o.group_names, o.ngroups);
+    if (columns) strmap_free(&cmap), fr_names_free(o.colnames, o.ncols), free(o.cols);
+    if (landmarks) strmap_free(&lmap), free(o.lm);
     free(prov), free(lab_auto);
     xstdout_close();
     return 0;

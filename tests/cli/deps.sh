@@ -30,9 +30,11 @@ for c in gcc make pkg-config ar clang man groff script python3 xxd; do
     files+=("$p")
 done
 files+=("$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a)")
+# data the real-data tests read from Debian packages
+[[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] && files+=(/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz)
 # 4. Python modules the reference and interop checks import
-for m in numpy torch; do
-    f=$(/usr/bin/python3 -c "import $m; print($m.__file__)" 2>/dev/null) || fail "/usr/bin/python3 cannot import $m"
+for m in numpy torch PIL scipy.io; do
+    f=$(/usr/bin/python3 -c "import $m as x; print(x.__file__)" 2>/dev/null) || fail "/usr/bin/python3 cannot import $m"
     files+=("$f")
 done
 
