@@ -411,6 +411,20 @@ int frds_read(FrdsPack *p, uint64_t i, FrdsRecord *rec) {
     return 0;
 }
 
+int frds_read_shared(const FrdsPack *p, uint64_t i, FrdsRecord *rec, uint8_t **buf, size_t *cap) {
+    if (p->stream) return fr_err("%s: random access needs a file, not a pipe", p->r.name);
+    if (i >= p->n) return fr_err("%s: record %llu out of range (%llu records)", p->r.name, (unsigned long long)i, (unsigned long long)p->n);
+    const uint8_t *e = frds_entry(p, i);
+    FrChunk c;
+    if (frr_chunk_pread(&p->r, get_u64(e), "RECD", &c, buf, cap)) return -1;
+    if (c.crc != get_u32(e + 8))
+        return fr_err("%s: record %llu: checksum differs from the index (corrupt)", p->r.name, (unsigned long long)i);
+    if (decode_record((FrdsPack *)p, &c, *buf, i, rec)) return -1;
+    if (rec->label != frds_label(p, i) || rec->group != frds_group(p, i))
+        return fr_err("%s: record %llu: label or group differs from the index (corrupt)", p->r.name, (unsigned long long)i);
+    return 0;
+}
+
 int frds_next(FrdsPack *p, FrdsRecord *rec) {
     if (!p->stream) {
         if (p->next >= p->n) return 0;

@@ -92,6 +92,8 @@ int frds_open_fp(FrdsPack *p, FILE *fp, const char *name, int seekable);
 // Random access: read record i (checked against its index CRC). The record's
 // pointers stay valid until the next read or close.
 int frds_read(FrdsPack *p, uint64_t i, FrdsRecord *rec);
+// The same from any thread (pread): the record's bytes go to *buf (grown to *cap).
+int frds_read_shared(const FrdsPack *p, uint64_t i, FrdsRecord *rec, uint8_t **buf, size_t *cap);
 // Sequential (either mode): 1 record, 0 at the end (tables loaded, trailer checked), -1 error.
 int frds_next(FrdsPack *p, FrdsRecord *rec);
 // Full check: every chunk CRC, the payload CRC, index vs records. 0 or -1.

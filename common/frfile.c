@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "frfile.h"
@@ -451,6 +452,32 @@ int frr_chunk_at(FrReader *r, uint64_t offset, const char tag[4], FrChunk *c, ui
     }
     *body = b;
     return 0;
+}
+
+int frr_chunk_pread(const FrReader *r, uint64_t offset, const char tag[4], FrChunk *c, uint8_t **buf, size_t *cap) {
+    if (!r->seekable) return fr_err("%s: needs a seekable file, not a pipe", r->name);
+    uint8_t h[FR_CHUNK_BYTES];
+    int fd = fileno(r->fp);
+    if (offset < FR_HEADER_BYTES || offset + FR_CHUNK_BYTES > r->file_bytes - FR_TRAILER_BYTES)
+        return fr_err("%s: chunk offset %llu is outside the file (corrupt index)", r->name, (unsigned long long)offset);
+    if (pread(fd, h, sizeof h, (off_t)offset) != (ssize_t)sizeof h)
+        return fr_err("%s: cannot read chunk at byte %llu", r->name, (unsigned long long)offset);
+    decode_chunk(h, c, offset);
+    if (memcmp(c->tag, tag, 4) != 0)
+        return fr_err("%s: expected a '%.4s' chunk at byte %llu (corrupt index)", r->name, tag, (unsigned long long)offset);
+    if (c->body_bytes > r->file_bytes - FR_TRAILER_BYTES - offset - FR_CHUNK_BYTES)
+        return fr_err("%s: chunk '%.4s' at byte %llu runs past the end (corrupt)", r->name, tag, (unsigned long long)offset);
+    if (c->body_bytes + 1 > *cap) {
+        *buf = xrealloc(*buf, c->body_bytes + 1);
+        *cap = c->body_bytes + 1;
+    }
+    uint64_t got = 0;
+    while (got < c->body_bytes) {
+        ssize_t k = pread(fd, *buf + got, c->body_bytes - got, (off_t)(offset + FR_CHUNK_BYTES + got));
+        if (k <= 0) return fr_err("%s: cannot read chunk '%.4s' at byte %llu", r->name, tag, (unsigned long long)offset);
+        got += (uint64_t)k;
+    }
+    return body_crc_check((FrReader *)r, c, h + 8, *buf);
 }
 
 void frr_close(FrReader *r) {

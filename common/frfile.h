@@ -149,6 +149,8 @@ int frr_skip(FrReader *r, const FrChunk *c);
 // Random access (seekable): read the chunk at offset, which must carry tag; body is
 // malloc'd (NULL allowed to read only the header). Checks the chunk crc when body read.
 int frr_chunk_at(FrReader *r, uint64_t offset, const char tag[4], FrChunk *c, uint8_t **body);
+// The same, thread-safe (pread; the reader is not moved): body into *buf, grown to *cap.
+int frr_chunk_pread(const FrReader *r, uint64_t offset, const char tag[4], FrChunk *c, uint8_t **buf, size_t *cap);
 // The count and payload size, from the trailer when the header says unknown.
 uint64_t frr_count(const FrReader *r);
 void frr_close(FrReader *r);

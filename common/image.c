@@ -142,7 +142,16 @@ int jpeg_encode(const uint8_t *img, int w, int h, int c, int quality, uint8_t **
     return 0;
 }
 
+static int decode_scaled(const uint8_t *buf, size_t n, uint8_t **img, int *w, int *h, int *c, uint8_t *into, int min_side);
 static int decode(const uint8_t *buf, size_t n, uint8_t **img, int *w, int *h, int *c, uint8_t *into) {
+    return decode_scaled(buf, n, img, w, h, c, into, 0);
+}
+
+int jpeg_decode_min(const uint8_t *buf, size_t n, int min_side, uint8_t **img, int *w, int *h, int *c) {
+    return decode_scaled(buf, n, img, w, h, c, NULL, min_side);
+}
+
+static int decode_scaled(const uint8_t *buf, size_t n, uint8_t **img, int *w, int *h, int *c, uint8_t *into, int min_side) {
     struct jpeg_decompress_struct di;
     JpegErr err;
     uint8_t *volatile pix = NULL;
@@ -159,6 +168,12 @@ static int decode(const uint8_t *buf, size_t n, uint8_t **img, int *w, int *h, i
     jpeg_read_header(&di, TRUE);
     // grey stays grey, anything else (YCbCr, CMYK is refused by libjpeg's RGB output) becomes RGB
     di.out_color_space = di.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    if (min_side > 0)  // DCT scaling: the smallest 1/s that keeps both sides >= min_side
+        for (int s = 8; s >= 2; s /= 2)
+            if ((int)(di.image_width / (unsigned)s) >= min_side && (int)(di.image_height / (unsigned)s) >= min_side) {
+                di.scale_num = 1, di.scale_denom = (unsigned)s;
+                break;
+            }
     jpeg_start_decompress(&di);
     int W = (int)di.output_width, H = (int)di.output_height, C = di.output_components;
     if (into) {

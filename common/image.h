@@ -20,6 +20,9 @@ void img_gauss_blur(uint8_t *img, int w, int h, int c, float sigma, float *tmp);
 int jpeg_encode(const uint8_t *img, int w, int h, int c, int quality, uint8_t **out, size_t *out_bytes);
 // JPEG decode into a malloc'd HWC buffer with c = 1 or 3 as stored. Returns 0 or -1 (fr_err).
 int jpeg_decode(const uint8_t *buf, size_t n, uint8_t **img, int *w, int *h, int *c);
+// Decode with libjpeg's DCT scaling down to the smallest size whose sides stay >= min_side
+// (opt-in: pixels then differ from a full decode followed by a resize).
+int jpeg_decode_min(const uint8_t *buf, size_t n, int min_side, uint8_t **img, int *w, int *h, int *c);
 // Decode into a caller buffer that must hold w*h*c; fails if the size differs.
 int jpeg_decode_into(const uint8_t *buf, size_t n, uint8_t *img, int w, int h, int c);
 

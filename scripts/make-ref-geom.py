@@ -109,3 +109,28 @@ for k, lm in enumerate([
 dst = os.path.join(os.path.dirname(__file__), "..", "tests", "ref", "geom.frm")
 write_bundle(dst, out, sections={b"PROV": b"scripts/make-ref-geom.py (Pillow, torch, numpy)"})
 print(f"wrote {dst}: {len(out)} tensors")
+
+# ---- the loader's augmentations (tests/ref/augment.frm): random scale (PIL BILINEAR down,
+# BICUBIC up), zero padding + crop, flip, and the normalisation (x/255 - 0.5)/0.5 to CHW
+aug = []
+img = test_image(112, 112, 3)
+aug.append(("img", img))
+cases = [(0, 0, 0, 0, 0), (20, 0, 0, 0, 0), (8, 0, 0, 0, 1), (57, 4, 1, 7, 0), (0, 4, 8, 0, 1), (31, 4, 3, 5, 1)]
+for k, (r, pad, cx, cy, flip) in enumerate(cases):
+    a = img.copy()
+    if r:
+        small = Image.fromarray(a).resize((r, r), Image.BILINEAR)
+        a = np.asarray(small.resize((112, 112), Image.BICUBIC))
+    if pad:
+        p = np.zeros((112 + 2 * pad, 112 + 2 * pad, 3), np.uint8)
+        p[pad:pad + 112, pad:pad + 112] = a
+        a = p[cy:cy + 112, cx:cx + 112]
+    if flip:
+        a = a[:, ::-1]
+    aug.append((f"case{k}.params", np.array([r, pad, cx, cy, flip], dtype=np.int32)))
+    aug.append((f"case{k}.out", np.ascontiguousarray(a)))
+    if k == len(cases) - 1:  # one normalisation golden is enough
+        aug.append((f"case{k}.norm", np.ascontiguousarray(((a.astype(np.float32) / 255 - 0.5) / 0.5).transpose(2, 0, 1))))
+write_bundle(os.path.join(os.path.dirname(__file__), "..", "tests", "ref", "augment.frm"), aug,
+             sections={b"PROV": b"scripts/make-ref-geom.py (Pillow, numpy)"})
+print(f"wrote augment.frm: {len(aug)} tensors")
