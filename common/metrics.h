@@ -1,0 +1,81 @@
+/*
+ * metrics.h: the numbers face recognition reports, computed exactly as the reference
+ * code does (ALGORITHMS.md §9, §5.4), so frkit's numbers are the numbers users would
+ * get from insightface, TFace and sklearn on the same scores.
+ *
+ * Scores are similarities (higher = more alike: cosine); the 10-fold protocol works on
+ * squared L2 distances of normalised embeddings, d = 2 - 2 cos, as insightface does.
+ */
+#ifndef FR_METRICS_H
+#define FR_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// ---------------------------------------------------------------- 10-fold verification (insightface)
+typedef struct KFoldResult {
+    int folds;
+    double acc[64], thr[64];  // per fold: held-out accuracy, chosen distance threshold
+    double mean, std;         // std with ddof = 0, as numpy's default in insightface
+    double mean_thr;
+} KFoldResult;
+
+// dist: squared L2 distances (0..4); same: 1 genuine; fold: the fold of each pair, or NULL
+// for sklearn KFold(n_splits=folds, shuffle=False) contiguous folds. Thresholds 0, 0.01, ...
+// 3.99; "same" iff d < thr; on ties the smallest threshold.
+int verify_kfold(const double *dist, const uint8_t *same, size_t n, int folds, const int32_t *fold, KFoldResult *r);
+
+// ---------------------------------------------------------------- ROC (sklearn roc_curve, drop_intermediate=True)
+typedef struct Roc {
+    size_t n;                 // points
+    double *fpr, *tpr, *thr;  // thr[0] is thresholds[1] + 1 (sklearn 1.2)
+    uint64_t pos, neg;
+} Roc;
+
+int roc_curve(const double *score, const uint8_t *label, size_t n, Roc *r);
+void roc_free(Roc *r);
+// insightface's rule: the ROC point nearest to the target FPR, the larger TPR on ties
+double roc_tpr_at(const Roc *r, double fpr, double *fpr_used);
+double roc_auc(const Roc *r);   // trapezoid over the points, as sklearn.metrics.auc
+double roc_eer(const Roc *r);   // FPR = FNR, linear interpolation between the points
+
+// ---------------------------------------------------------------- thresholds and rates
+// the similarity threshold with impostor acceptance (score >= t) at most fpr: the
+// ceil(fpr * n_imp)-th largest impostor score nudged up, so exactly floor(fpr * n_imp) pass
+double threshold_at_fpr(const double *imp, size_t n_imp, double fpr);
+
+// ---------------------------------------------------------------- error versus reject (§5.4)
+typedef struct Erc {
+    int npts;
+    double phi[64], fnmr[64];
+    double aoc;               // 1 - integral of FNMR(phi)/FNMR(0) over [0, 0.95], trapezoids
+} Erc;
+// pairs: score, genuine flag, pair quality (the lower of the two images'); FNMR at fmr with
+// the threshold re-estimated on the pairs kept after rejecting the lowest-quality phi
+int erc_curve(const double *score, const uint8_t *same, const double *quality, size_t n, double fmr, double step, Erc *e);
+
+// ---------------------------------------------------------------- identification
+typedef struct IdentResult {
+    double rank1, rank5;      // closed set, over the mated probes
+    size_t probes, mated;
+} IdentResult;
+// sim: probes x gallery similarities; plab/glab labels. Closed-set rank-k over probes whose
+// label is in the gallery.
+void ident_closed(const float *sim, size_t np, size_t ng, const int32_t *plab, const int32_t *glab, IdentResult *r);
+// open set: TPIR at FPIR (non-mated probes' top scores set the threshold)
+double ident_tpir_at_fpir(const float *sim, size_t np, size_t ng, const int32_t *plab, const int32_t *glab, double fpir);
+
+// ---------------------------------------------------------------- classification
+typedef struct ClassResult {
+    double top1, top5;
+    int classes;
+    double *per_class;        // accuracy per class (NaN when absent)
+    uint64_t *confusion;      // classes x classes: [true][predicted]
+} ClassResult;
+int classify_eval(const float *logits, const int32_t *labels, size_t n, int classes, ClassResult *r);
+void classify_free(ClassResult *r);
+
+// sort helpers shared with fr-eval: scores descending with their indices (radix, stable)
+void sort_desc_index(const double *x, size_t n, uint32_t *idx);
+
+#endif

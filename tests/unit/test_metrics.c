@@ -1,0 +1,129 @@
+/*
+ * test_metrics.c: fr-eval's metrics against sklearn and insightface (tests/ref/eval.frm
+ * from scripts/make-ref-eval.py): identical ROC points, TPR at FPR, AUC, and 10-fold
+ * accuracies and thresholds to 1e-9; thresholds, error-versus-reject, identification and
+ * classification on hand-checkable cases.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle.h"
+#include "harness.h"
+#include "metrics.h"
+#include "msg.h"
+#include "xio.h"
+
+static FrBundle ref;
+static void load(void) {
+    const char *root = getenv("FR_ROOT");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/ref/eval.frm", root ? root : ".");
+    REQUIRE(bundle_read(&ref, path, &FR_KIND_FRCK) == 0, "%s", fr_errmsg());
+}
+static FrTensor *T(const char *c, const char *w) {
+    char n[128];
+    snprintf(n, sizeof n, "%s%s%s", c, w[0] ? "." : "", w);
+    FrTensor *t = bundle_find(&ref, n);
+    REQUIRE(t != NULL, "golden %s missing", n);
+    return t;
+}
+
+static void t_kfold(void) {
+    load();
+    const char *cases[3] = {"kf6000", "kf6001", "kf7000"};
+    for (int c = 0; c < 3; c++) {
+        FrTensor *d = T(cases[c], "dist");
+        size_t n = d->bytes / 8;
+        KFoldResult r;
+        REQUIRE(verify_kfold(d->data, T(cases[c], "same")->data, n, 10, NULL, &r) == 0, "%s", fr_errmsg());
+        const double *acc = T(cases[c], "acc")->data, *thr = T(cases[c], "thr")->data, *ms = T(cases[c], "mean_std")->data;
+        for (int k = 0; k < 10; k++) {
+            CHECK_MSG(fabs(r.acc[k] - acc[k]) < 1e-9, "%s fold %d: accuracy %.12f vs %.12f", cases[c], k, r.acc[k], acc[k]);
+            CHECK_MSG(fabs(r.thr[k] - thr[k]) < 1e-9, "%s fold %d: threshold %.4f vs %.4f", cases[c], k, r.thr[k], thr[k]);
+        }
+        CHECK(fabs(r.mean - ms[0]) < 1e-9 && fabs(r.std - ms[1]) < 1e-9);
+    }
+    bundle_free(&ref);
+}
+
+static void t_roc(void) {
+    load();
+    const char *cases[2] = {"roc_ties", "roc_fine"};
+    const double *targets = T("targets", "")->data;
+    for (int c = 0; c < 2; c++) {
+        FrTensor *s = T(cases[c], "score"), *f = T(cases[c], "fpr");
+        size_t n = s->bytes / 8, m = f->bytes / 8;
+        Roc r;
+        REQUIRE(roc_curve(s->data, T(cases[c], "label")->data, n, &r) == 0, "%s", fr_errmsg());
+        CHECK_MSG(r.n == m, "%s: %zu ROC points, sklearn %zu", cases[c], r.n, m);
+        const double *fpr = f->data, *tpr = T(cases[c], "tpr")->data, *thr = T(cases[c], "thr")->data;
+        size_t bad = 0;
+        for (size_t i = 0; i < m && i < r.n; i++)
+            bad += fabs(r.fpr[i] - fpr[i]) > 1e-12 || fabs(r.tpr[i] - tpr[i]) > 1e-12 || (i > 0 && r.thr[i] != thr[i]);
+        CHECK_MSG(bad == 0, "%s: %zu ROC points differ from sklearn", cases[c], bad);
+        const double *at = T(cases[c], "tpr_at")->data;
+        for (int k = 0; k < 6; k++) CHECK_MSG(fabs(roc_tpr_at(&r, targets[k], NULL) - at[k]) < 1e-12, "%s: TPR at %g", cases[c], targets[k]);
+        CHECK(fabs(roc_auc(&r) - ((const double *)T(cases[c], "auc")->data)[0]) < 1e-9);
+        double eer = roc_eer(&r);
+        CHECK(eer > 0 && eer < 0.5);
+        roc_free(&r);
+    }
+    bundle_free(&ref);
+}
+
+static void t_thresholds_erc(void) {
+    double imp[10] = {0.9, 0.1, 0.5, 0.5, 0.3, 0.2, 0.8, 0.4, 0.6, 0.7};
+    double t = threshold_at_fpr(imp, 10, 0.2);  // the two largest (0.9, 0.8) may pass, no more
+    int pass = 0;
+    for (int i = 0; i < 10; i++) pass += imp[i] >= t;
+    CHECK_EQ_INT(pass, 2);
+    t = threshold_at_fpr(imp, 10, 0.3);  // 0.9, 0.8, 0.7
+    pass = 0;
+    for (int i = 0; i < 10; i++) pass += imp[i] >= t;
+    CHECK_EQ_INT(pass, 3);
+    CHECK(threshold_at_fpr(imp, 10, 0.0) > 0.9);
+    // error versus reject: low-quality genuine pairs fail; rejecting them lowers FNMR to 0
+    enum { N = 200 };
+    double sc[N], q[N];
+    uint8_t same[N];
+    for (int i = 0; i < N; i++) {
+        same[i] = i % 2;
+        q[i] = (double)i / N;
+        sc[i] = same[i] ? (q[i] < 0.25 ? 0.1 : 0.9) : 0.2 + 0.3 * (double)(i % 7) / 7;
+    }
+    Erc e;
+    REQUIRE(erc_curve(sc, same, q, N, 0.01, 0.05, &e) == 0, "%s", fr_errmsg());
+    CHECK_EQ_INT(e.npts, 20);
+    CHECK_CLOSE(e.fnmr[0], 0.25, 1e-12);
+    CHECK(e.fnmr[5] == 0 && e.fnmr[19] == 0);
+    CHECK(e.aoc > 0.7 && e.aoc < 1);
+}
+
+static void t_ident_classify(void) {
+    // 3 probes x 4 gallery: probe 0 mate ranks 1, probe 1 mate ranks 3, probe 2 has no mate
+    float sim[12] = {0.9f, 0.2f, 0.1f, 0.3f, 0.5f, 0.4f, 0.7f, 0.6f, 0.3f, 0.2f, 0.25f, 0.1f};
+    int32_t gl[4] = {0, 1, 2, 3}, pl[3] = {0, 1, 9};
+    IdentResult r;
+    ident_closed(sim, 3, 4, pl, gl, &r);
+    CHECK(r.mated == 2 && r.rank1 == 0.5 && r.rank5 == 1);
+    // open set: the non-mated probe's top score is 0.3; at FPIR 0 only mated probes above 0.3 count
+    CHECK_CLOSE(ident_tpir_at_fpir(sim, 3, 4, pl, gl, 0.0), 0.5, 1e-12);
+    float lg[9] = {3, 1, 2, 0, 5, 1, 1, 1, 1};
+    int32_t y[3] = {0, 2, 1};
+    ClassResult c;
+    REQUIRE(classify_eval(lg, y, 3, 3, &c) == 0, "%s", fr_errmsg());
+    CHECK_CLOSE(c.top1, 1.0 / 3, 1e-12);  // row 0 right; row 1 predicts 1; row 2 ties pick class 0
+    CHECK(c.top5 == 1 && c.confusion[2 * 3 + 1] == 1 && c.per_class[0] == 1);
+    classify_free(&c);
+    int32_t bad[3] = {0, 5, 1};
+    CHECK(classify_eval(lg, bad, 3, 3, &c) < 0 && strstr(fr_errmsg(), "label 5"));
+}
+
+const TestCase TESTS[] = {
+    {"kfold", t_kfold},
+    {"roc", t_roc},
+    {"thresholds_erc", t_thresholds_erc},
+    {"ident_classify", t_ident_classify},
+    {0, 0},
+};
