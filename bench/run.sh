@@ -34,6 +34,8 @@ if [[ -d $DATA/lfw-dev/images ]]; then
         bin/fr-pack $opts -o "$tmp/p.frd" "$DATA/lfw-dev/images" 2>&1 | grep -o '[0-9.]* s ([0-9]* images/s)'
     done
 fi
+echo "== fr-eval metrics, 2 threads: IJB-C-sized ROC and 1:N search"
+OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 $BUILD/bench/bench_metrics
 echo "== loader: decoded and augmented 112x112 JPEG images/s (batch 64)"
 for th in $THREADS; do OMP_NUM_THREADS=1 $BUILD/bench/bench_loader "$th" 2048; done
 echo "== fr-synth, 2 threads: 1000 images of 112x112"

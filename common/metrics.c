@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "ops.h"
 #include "msg.h"
 #include "xio.h"
 
@@ -222,48 +223,69 @@ int erc_curve(const double *score, const uint8_t *same, const double *q, size_t 
 
 // ---------------------------------------------------------------- identification
 
-void ident_closed(const float *sim, size_t np, size_t ng, const int32_t *plab, const int32_t *glab, IdentResult *r) {
+void search_topk(const float *probe, size_t np, const float *gal, size_t ng, int d, int k, float *top_s, uint32_t *top_i) {
+    enum { PB = 1024, GB = 8192 };
+    float *sim = xmalloc(sizeof(float) * PB * GB);
+    for (size_t i = 0; i < np * (size_t)k; i++) top_s[i] = -INFINITY, top_i[i] = UINT32_MAX;
+    for (size_t p0 = 0; p0 < np; p0 += PB) {
+        size_t pn = np - p0 < PB ? np - p0 : PB;
+        for (size_t g0 = 0; g0 < ng; g0 += GB) {
+            size_t gn = ng - g0 < GB ? ng - g0 : GB;
+            gemm_cpu(0, 1, (int)pn, (int)gn, d, 1, probe + p0 * (size_t)d, d, gal + g0 * (size_t)d, d, 0, sim, (int)gn);
+#pragma omp parallel for schedule(static)
+            for (size_t i = 0; i < pn; i++) {
+                float *ts = top_s + (p0 + i) * (size_t)k;
+                uint32_t *ti = top_i + (p0 + i) * (size_t)k;
+                const float *row = sim + i * gn;
+                for (size_t j = 0; j < gn; j++) {
+                    float v = row[j];
+                    if (!(v > ts[k - 1])) continue;  // ties keep the earlier gallery entry
+                    int q = k - 1;
+                    while (q > 0 && v > ts[q - 1]) ts[q] = ts[q - 1], ti[q] = ti[q - 1], q--;
+                    ts[q] = v, ti[q] = (uint32_t)(g0 + j);
+                }
+            }
+        }
+    }
+    free(sim);
+}
+
+void ident_eval(const float *top_s, const uint32_t *top_i, size_t np, int k, const int32_t *plab, const int32_t *glab,
+                size_t ng, double fpir, IdentResult *r) {
     memset(r, 0, sizeof *r);
-    size_t r1 = 0, r5 = 0;
+    // which labels the gallery holds
+    int32_t maxl = -1;
+    for (size_t g = 0; g < ng; g++) maxl = glab[g] > maxl ? glab[g] : maxl;
+    uint8_t *in_gal = xcalloc((size_t)maxl + 2, 1);
+    for (size_t g = 0; g < ng; g++)
+        if (glab[g] >= 0) in_gal[glab[g]] = 1;
+    double *nonmated = xmalloc(sizeof(double) * (np ? np : 1));
+    size_t nn = 0, r1 = 0, r5 = 0;
     for (size_t p = 0; p < np; p++) {
-        const float *s = sim + p * ng;
-        float mate = -INFINITY;
-        int has = 0;
-        for (size_t g = 0; g < ng; g++)
-            if (glab[g] == plab[p]) has = 1, mate = s[g] > mate ? s[g] : mate;
-        if (!has) continue;
-        size_t above = 0;  // gallery entries of other identities scoring higher than the mate
-        for (size_t g = 0; g < ng; g++) above += glab[g] != plab[p] && s[g] > mate;
+        int mated = plab[p] >= 0 && plab[p] <= maxl && in_gal[plab[p]];
+        if (!mated) {
+            nonmated[nn++] = top_s[p * (size_t)k];
+            continue;
+        }
         r->mated++;
-        r1 += above < 1, r5 += above < 5;
+        for (int q = 0; q < k && q < 5; q++)
+            if (top_i[p * (size_t)k + (size_t)q] != UINT32_MAX && glab[top_i[p * (size_t)k + (size_t)q]] == plab[p]) {
+                r1 += q == 0, r5++;
+                break;
+            }
+    }
+    double t = threshold_at_fpr(nonmated, nn, fpir);
+    size_t hit = 0;
+    for (size_t p = 0; p < np; p++) {
+        int mated = plab[p] >= 0 && plab[p] <= maxl && in_gal[plab[p]];
+        uint32_t b = top_i[p * (size_t)k];
+        if (mated && b != UINT32_MAX && glab[b] == plab[p] && top_s[p * (size_t)k] >= t) hit++;
     }
     r->probes = np;
     r->rank1 = r->mated ? (double)r1 / (double)r->mated : NAN;
     r->rank5 = r->mated ? (double)r5 / (double)r->mated : NAN;
-}
-
-double ident_tpir_at_fpir(const float *sim, size_t np, size_t ng, const int32_t *plab, const int32_t *glab, double fpir) {
-    double *nonmated = xmalloc(sizeof(double) * (np ? np : 1));
-    size_t nn = 0, nm = 0, hit = 0;
-    for (size_t p = 0; p < np; p++) {
-        const float *s = sim + p * ng;
-        int has = 0;
-        float top = -INFINITY;
-        for (size_t g = 0; g < ng; g++) has |= glab[g] == plab[p], top = s[g] > top ? s[g] : top;
-        if (!has) nonmated[nn++] = top;
-    }
-    double t = threshold_at_fpr(nonmated, nn, fpir);
-    for (size_t p = 0; p < np; p++) {
-        const float *s = sim + p * ng;
-        size_t bi = 0;
-        int has = 0;
-        for (size_t g = 0; g < ng; g++) has |= glab[g] == plab[p], bi = s[g] > s[bi] ? g : bi;
-        if (!has) continue;
-        nm++;
-        hit += glab[bi] == plab[p] && s[bi] >= t;
-    }
-    free(nonmated);
-    return nm ? (double)hit / (double)nm : NAN;
+    r->tpir = r->mated ? (double)hit / (double)r->mated : NAN;
+    free(in_gal), free(nonmated);
 }
 
 // ---------------------------------------------------------------- classification

@@ -55,15 +55,18 @@ typedef struct Erc {
 int erc_curve(const double *score, const uint8_t *same, const double *quality, size_t n, double fmr, double step, Erc *e);
 
 // ---------------------------------------------------------------- identification
+// The k best gallery entries of each probe by dot product (cosine for normalised rows),
+// best first: blocked GEMM (OpenBLAS) and a per-row insertion list; top_s, top_i: np x k.
+void search_topk(const float *probe, size_t np, const float *gal, size_t ng, int d, int k, float *top_s, uint32_t *top_i);
+
 typedef struct IdentResult {
-    double rank1, rank5;      // closed set, over the mated probes
+    double rank1, rank5;      // closed set, over the mated probes (one gallery entry per identity)
+    double tpir;              // open set, at the FPIR asked for
     size_t probes, mated;
 } IdentResult;
-// sim: probes x gallery similarities; plab/glab labels. Closed-set rank-k over probes whose
-// label is in the gallery.
-void ident_closed(const float *sim, size_t np, size_t ng, const int32_t *plab, const int32_t *glab, IdentResult *r);
-// open set: TPIR at FPIR (non-mated probes' top scores set the threshold)
-double ident_tpir_at_fpir(const float *sim, size_t np, size_t ng, const int32_t *plab, const int32_t *glab, double fpir);
+// from the top-k lists (k >= 5): a probe is mated when its label is in the gallery (glab, ng)
+void ident_eval(const float *top_s, const uint32_t *top_i, size_t np, int k, const int32_t *plab, const int32_t *glab,
+                size_t ng, double fpir, IdentResult *r);
 
 // ---------------------------------------------------------------- classification
 typedef struct ClassResult {

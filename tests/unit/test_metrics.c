@@ -101,14 +101,42 @@ static void t_thresholds_erc(void) {
 }
 
 static void t_ident_classify(void) {
-    // 3 probes x 4 gallery: probe 0 mate ranks 1, probe 1 mate ranks 3, probe 2 has no mate
-    float sim[12] = {0.9f, 0.2f, 0.1f, 0.3f, 0.5f, 0.4f, 0.7f, 0.6f, 0.3f, 0.2f, 0.25f, 0.1f};
+    // gallery: 4 identities along the axes of R^4; probe 0 is near identity 0 (rank 1),
+    // probe 1 (identity 1) is nearer identities 2 and 3 (rank 3), probe 2 has no mate
+    float gal[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+    float pr[12] = {0.9f, 0.2f, 0.1f, 0.3f, 0.5f, 0.4f, 0.7f, 0.6f, 0.3f, 0.2f, 0.25f, 0.1f};
     int32_t gl[4] = {0, 1, 2, 3}, pl[3] = {0, 1, 9};
+    float ts[15];
+    uint32_t ti[15];
+    search_topk(pr, 3, gal, 4, 4, 5, ts, ti);
+    CHECK(ti[0] == 0 && ti[5] == 2 && ti[6] == 3 && ti[7] == 0 && ti[8] == 1 && ts[5] == 0.7f);
+    CHECK(ti[9] == UINT32_MAX && ts[9] == -INFINITY);  // only 4 gallery entries
     IdentResult r;
-    ident_closed(sim, 3, 4, pl, gl, &r);
+    // open set: the non-mated probe's top score is 0.3; at FPIR 0 only mated probes above it count
+    ident_eval(ts, ti, 3, 5, pl, gl, 4, 0.0, &r);
     CHECK(r.mated == 2 && r.rank1 == 0.5 && r.rank5 == 1);
-    // open set: the non-mated probe's top score is 0.3; at FPIR 0 only mated probes above 0.3 count
-    CHECK_CLOSE(ident_tpir_at_fpir(sim, 3, 4, pl, gl, 0.0), 0.5, 1e-12);
+    CHECK_CLOSE(r.tpir, 0.5, 1e-12);
+    // a bigger search agrees with brute force
+    enum { NP = 300, NG = 9000, D = 16 };
+    float *P = xmalloc(sizeof(float) * NP * D), *Gm = xmalloc(sizeof(float) * NG * D);
+    for (int i = 0; i < NP * D; i++) P[i] = sinf((float)i * 0.37f);
+    for (int i = 0; i < NG * D; i++) Gm[i] = cosf((float)i * 0.11f);
+    float *bs = xmalloc(sizeof(float) * NP * 3);
+    uint32_t *bi = xmalloc(sizeof(uint32_t) * NP * 3);
+    search_topk(P, NP, Gm, NG, D, 3, bs, bi);
+    int wrong = 0;
+    for (int p = 0; p < NP; p++) {
+        float best = -INFINITY;
+        uint32_t arg = 0;
+        for (int g = 0; g < NG; g++) {
+            float s = 0;
+            for (int j = 0; j < D; j++) s += P[p * D + j] * Gm[g * D + j];
+            if (s > best) best = s, arg = (uint32_t)g;
+        }
+        wrong += bi[p * 3] != arg && fabsf(bs[p * 3] - best) > 1e-5f;
+    }
+    CHECK_EQ_INT(wrong, 0);
+    free(P), free(Gm), free(bs), free(bi);
     float lg[9] = {3, 1, 2, 0, 5, 1, 1, 1, 1};
     int32_t y[3] = {0, 2, 1};
     ClassResult c;
