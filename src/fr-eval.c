@@ -1,0 +1,97 @@
+/*
+ * fr-eval: verification, ROC, fairness, error-versus-reject, identification and
+ * classification reports from embeddings, exactly as the reference code computes them.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "eval.h"
+#include "msg.h"
+#include "out.h"
+#include "report.h"
+#include "xio.h"
+
+static const char SYNOPSIS[] =
+    "fr-eval [--task verify|ident|classify] [--pairs FILE [--pack P.frd]] [--all-pairs] [--groups] [--quality Q.fre] [--format table|tsv|json] EMB.fre";
+
+static const char HELP[] =
+    "usage: fr-eval [--task verify|ident|classify] [--pairs FILE [--pack P.frd]] [--all-pairs] [--groups] [--quality Q.fre] [--format table|tsv|json] EMB.fre\n"
+    "\n"
+    "Report what embeddings (a .fre from fr-embed, or a .npy) are worth, computed as\n"
+    "insightface, TFace and sklearn compute it. Every report ends with its protocol.\n"
+    "\n"
+    "  -t, --task T           verify (default), ident or classify\n"
+    "  -p, --pairs FILE       verify: a pair list 'i j same [fold]' (fr-pack writes them),\n"
+    "                         or LFW's pairs.txt with --pack to resolve its names\n"
+    "      --pack P.frd       the pack the embeddings came from (for pairs.txt)\n"
+    "      --probe F.fre      verify: the second image of each pair from these embeddings\n"
+    "      --all-pairs        verify: every pair of labelled rows (up to 20000 rows)\n"
+    "      --folds N          verify: N contiguous folds (default: the pair list's folds, else 10)\n"
+    "      --groups           verify: per-group accuracy, FPR, FNR and TPR at one global threshold\n"
+    "      --fpr-target X     --groups: the global threshold's FPR on all impostor pairs (default 1e-3)\n"
+    "      --quality Q.fre    verify: 1-d per-image quality: error versus reject at FMR 1e-2..1e-4\n"
+    "      --fpir X           ident: open-set FPIR (default 1e-2)\n"
+    "  -F, --format F         table (default), tsv or json\n"
+    "  -o, --output FILE      write the report there (default: standard output)\n"
+    "  -q, --quiet            no notes on stderr\n"
+    "  -h, --help             this text\n"
+    "  -V, --version          version and build features\n";
+
+int main(int argc, char **argv) {
+    fr_set_prog("fr-eval", SYNOPSIS);
+    CliCommon cc;
+    cli_common_init(&cc);
+    EvalOpts o;
+    eval_defaults(&o);
+    const char *task = "verify";
+    int format = REPORT_TABLE;
+    enum { OPT_PACK = 0x100, OPT_PROBE, OPT_ALL, OPT_FOLDS, OPT_GROUPS, OPT_FPR, OPT_Q, OPT_FPIR };
+    static const struct option longopts[] = {
+        {"task", required_argument, 0, 't'}, {"pairs", required_argument, 0, 'p'}, {"pack", required_argument, 0, OPT_PACK},
+        {"probe", required_argument, 0, OPT_PROBE}, {"all-pairs", no_argument, 0, OPT_ALL}, {"folds", required_argument, 0, OPT_FOLDS},
+        {"groups", no_argument, 0, OPT_GROUPS}, {"fpr-target", required_argument, 0, OPT_FPR}, {"quality", required_argument, 0, OPT_Q},
+        {"fpir", required_argument, 0, OPT_FPIR}, {"format", required_argument, 0, 'F'}, {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {"quiet", no_argument, 0, 'q'}, {0, 0, 0, 0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":t:p:F:o:hVq", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 't':
+            if (strcmp(optarg, "verify") && strcmp(optarg, "ident") && strcmp(optarg, "classify")) fr_usage("--task: '%s' is not verify, ident or classify", optarg);
+            task = optarg;
+            break;
+        case 'p': o.pairs = optarg; break;
+        case OPT_PACK: o.pack = optarg; break;
+        case OPT_PROBE: o.probe = optarg; break;
+        case OPT_ALL: o.all_pairs = 1; break;
+        case OPT_FOLDS: o.folds = (int)cli_int(optarg, 2, 64, "--folds"); break;
+        case OPT_GROUPS: o.groups = 1; break;
+        case OPT_FPR: o.fpr_target = cli_float(optarg, 0, 1, "--fpr-target"); break;
+        case OPT_Q: o.quality = optarg; break;
+        case OPT_FPIR: o.fpir = cli_float(optarg, 0, 1, "--fpir"); break;
+        case 'F':
+            if (!strcmp(optarg, "table")) format = REPORT_TABLE;
+            else if (!strcmp(optarg, "tsv")) format = REPORT_TSV;
+            else if (!strcmp(optarg, "json")) format = REPORT_JSON;
+            else fr_usage("--format: '%s' is not table, tsv or json", optarg);
+            break;
+        default: cli_common(opt, optarg, &cc, HELP);
+        }
+    }
+    if (optind + 1 != argc) fr_usage(optind == argc ? "no EMB.fre given" : "one EMB.fre at a time");
+    o.emb = argv[optind];
+    if (!strcmp(task, "verify") && !o.pairs && !o.all_pairs) fr_usage("verify needs --pairs FILE or --all-pairs");
+    Report r;
+    report_init(&r);
+    int rc = !strcmp(task, "verify") ? eval_verify(&o, &r) : !strcmp(task, "ident") ? eval_ident(&o, &r) : eval_classify(&o, &r);
+    if (rc) fr_die("%s", fr_errmsg());
+    report_protocol(&r, "embeddings: %s", o.emb);
+    Out out;
+    out_open(&out, cc.out ? cc.out : "-", 0, 1);
+    report_print(&r, format, out.fp);
+    out_commit(&out);
+    report_free(&r);
+    xstdout_close();
+    return 0;
+}
