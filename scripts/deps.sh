@@ -5,6 +5,7 @@
 #
 #   scripts/deps.sh            install the build + test + demo set
 #   scripts/deps.sh --bench    also what `make bench` needs (PyTorch baseline, jemalloc, perf)
+#   scripts/deps.sh --ref      also what regenerating the goldens needs (scripts/make-ref*.py)
 #   scripts/deps.sh --check    exit 0 if everything of the default set is installed, else 1
 #   scripts/deps.sh --list     print the default set (the dependency test reads it)
 #
@@ -19,14 +20,16 @@ BUILD="build-essential pkg-config libopenblas-dev libjpeg62-turbo-dev zlib1g-dev
 # SciPy for fr-pack's fixtures, Fashion-MNIST for its real-data test
 TEST="clang libclang-rt-14-dev python3 python3-numpy python3-torch python3-pil python3-scipy man-db groff-base bsdutils xxd dataset-fashion-mnist"
 BENCH="libjemalloc2 linux-perf hyperfine valgrind"
+REF="python3-sklearn"
 
 mode=${1:-install}
 pkgs="$BUILD $TEST"
 case $mode in
 --list) echo $pkgs; exit 0 ;;
 --bench) pkgs="$pkgs $BENCH" ;;
+--ref) pkgs="$pkgs $REF" ;;
 --check|install) ;;
-*) echo "usage: scripts/deps.sh [--bench|--check|--list]" >&2; exit 2 ;;
+*) echo "usage: scripts/deps.sh [--bench|--ref|--check|--list]" >&2; exit 2 ;;
 esac
 
 missing=""
