@@ -316,6 +316,9 @@ int eval_ident(const EvalOpts *o, Report *r) {
         report_count(r, "identification", "probes", (double)np, NULL);
         report_num(r, "identification", "rank-1", ir.rank1, NULL);
         report_num(r, "identification", "rank-5", ir.rank5, NULL);
+        char note[96];
+        snprintf(note, sizeof note, "open set at FPIR %g (probes of identities outside the gallery set the threshold)", o->fpir);
+        report_num(r, "identification", "TPIR", ir.tpir, note);
         report_protocol(r, "identification: cosine; closed set over the mated probes; a probe's rank counts gallery entries above its mate");
         free(ts), free(ti);
     }
