@@ -284,7 +284,7 @@ void ident_eval(const float *top_s, const uint32_t *top_i, size_t np, int k, con
     r->probes = np;
     r->rank1 = r->mated ? (double)r1 / (double)r->mated : NAN;
     r->rank5 = r->mated ? (double)r5 / (double)r->mated : NAN;
-    r->tpir = r->mated ? (double)hit / (double)r->mated : NAN;
+    r->tpir = r->mated && nn ? (double)hit / (double)r->mated : NAN;  // no non-mated probe: no open-set threshold
     free(in_gal), free(nonmated);
 }
 
