@@ -39,6 +39,11 @@ size_t xmul(size_t a, size_t b) {
     return a * b;
 }
 
+int str_ends(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
 const char *disp_name(const char *path, int writing) {
     if (strcmp(path, "-") == 0) return writing ? "<stdout>" : "<stdin>";
     return path;

@@ -37,6 +37,9 @@ uint8_t *read_file(const char *path, size_t *n);
 // Check that stdout reached its destination (jq): call before exit(0).
 void xstdout_close(void);
 
+// 1 if s ends with suffix
+int str_ends(const char *s, const char *suffix);
+
 // Display name of a path for messages: "-" shows as "<stdin>" or "<stdout>".
 const char *disp_name(const char *path, int writing);
 

@@ -34,11 +34,6 @@ static const char HELP[] =
     "Only numeric .npy arrays convert (float16/32/64, integers, bool; C or Fortran order);\n"
     "vectors are stored as float32.\n";
 
-static int ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
 int main(int argc, char **argv) {
     fr_set_prog("fr-convert", SYNOPSIS);
     CliCommon cc;
@@ -87,7 +82,7 @@ int main(int argc, char **argv) {
         in_npy = fread(m, 1, 6, f) == 6 && memcmp(m, "\x93NUMPY", 6) == 0;
         fclose(f);
     }
-    if (!to) to = ends_with(cc.out, ".npy") ? "npy" : ends_with(cc.out, ".fre") ? "fre" : in_npy ? "fre" : "npy";
+    if (!to) to = str_ends(cc.out, ".npy") ? "npy" : str_ends(cc.out, ".fre") ? "fre" : in_npy ? "fre" : "npy";
     if (in_npy && strcmp(to, "fre") == 0) convert_npy_to_frem(in, cc.out, &o);
     else if (!in_npy && strcmp(to, "npy") == 0) convert_frem_to_npy(in, cc.out, &o);
     else fr_usage("%s is already %s", in, in_npy ? ".npy" : ".fre");

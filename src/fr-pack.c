@@ -77,20 +77,15 @@ static const char HELP[] =
     "  -h, --help              this text\n"
     "  -V, --version           version and build features\n";
 
-static int ends(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
 static const char *guess(const char *in) {
     struct stat st;
     if (stat(in, &st) == 0 && S_ISDIR(st.st_mode)) return "folder";
-    if (ends(in, ".lst") || ends(in, ".txt") || ends(in, ".list")) return "list";
+    if (str_ends(in, ".lst") || str_ends(in, ".txt") || str_ends(in, ".list")) return "list";
     if (strstr(in, "idx3-ubyte")) return "idx";
-    if (ends(in, ".bin") && st.st_size > 0 && st.st_size % 3073 == 0) return "cifar";
-    if (ends(in, ".rec")) return "rec";
-    if (ends(in, ".mat")) return "svhn";
-    if (ends(in, ".bin")) return "bin";
+    if (str_ends(in, ".bin") && st.st_size > 0 && st.st_size % 3073 == 0) return "cifar";
+    if (str_ends(in, ".rec")) return "rec";
+    if (str_ends(in, ".mat")) return "svhn";
+    if (str_ends(in, ".bin")) return "bin";
     return NULL;
 }
 
