@@ -63,6 +63,12 @@ void frem_close(FremWriter *f) {
     memset(f, 0, sizeof *f);
 }
 
+void frem_abort(FremWriter *f) {
+    if (f->w.out.fp) frw_abort(&f->w);
+    free(f->buf);
+    memset(f, 0, sizeof *f);
+}
+
 // ---------------------------------------------------------------- reading
 
 static int open_npy(FremReader *f, FILE *fp, const char *name) {

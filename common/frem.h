@@ -36,6 +36,8 @@ typedef struct FremWriter {
 void frem_create(FremWriter *f, const char *path, uint32_t dim, const char *prov, int force);
 void frem_write(FremWriter *f, const FremRow *row, const float *v);
 void frem_close(FremWriter *f);
+// drop the output (nothing is left behind)
+void frem_abort(FremWriter *f);
 
 typedef struct FremReader {
     FrReader r;

@@ -178,7 +178,10 @@ static void new_epoch(Loader *l) {
         free(st->perm);
         st->perm = xmalloc(sizeof *st->perm * n);
         Rng r = rng_stream(l->o.seed, RNG_SHUFFLE, (uint32_t)l->epoch, (uint64_t)s);
-        rng_permutation(&r, st->perm, n);
+        if (l->o.sequential)
+            for (uint64_t i = 0; i < n; i++) st->perm[i] = i;
+        else
+            rng_permutation(&r, st->perm, n);
     }
 }
 
@@ -353,7 +356,8 @@ Loader *loader_open(const char *path, const LoaderSpec *spec, const LoaderOpts *
         const SubBatch *sb = &spec->sb[0];
         const SubState *st = &l->sub[0];
         uint64_t per = (uint64_t)(sb->kind == SB_UNIFORM ? sb->n : sb->kind == SB_PK ? sb->p : sb->n) * (uint64_t)l->o.world;
-        l->steps = (sb->kind == SB_UNIFORM ? st->nelig : st->nid) / per;
+        uint64_t avail = sb->kind == SB_UNIFORM ? st->nelig : st->nid;
+        l->steps = l->o.sequential && sb->kind == SB_UNIFORM ? (avail + per - 1) / per : avail / per;
         if (!l->steps) rc = fr_err("%s: the first sub-batch's filter keeps too few records for one batch of %llu", path, (unsigned long long)per);
     }
     if (rc) {

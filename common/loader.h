@@ -69,6 +69,8 @@ typedef struct LoaderOpts {
     int prefetch;        // batches decoded ahead (default 2)
     int rank, world;
     int no_cycle;        // SB_PK: skip identities with fewer than k images instead of cycling
+    int sequential;      // SB_UNIFORM in pack order, the last batch filled by wrapping to the start
+                         // (ceil(n / batch) steps): for embedding, not training
     int dct_scale;       // let libjpeg decode at 1/2, 1/4, 1/8 when that is still >= the input side
     FrPrep prep;         // the model's input: size, channels, order, crop, mean/std
 } LoaderOpts;

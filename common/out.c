@@ -43,7 +43,13 @@ void out_abort_all(void) {
         }
 }
 
+static volatile sig_atomic_t graceful;
+
 static void on_signal(int sig) {
+    if (graceful && !out_interrupted_flag) {  // the first signal asks the loop to stop; a second one kills
+        out_interrupted_flag = 1;
+        return;
+    }
     for (int i = 0; i < MAX_OPEN; i++)
         if (open_tmp[i]) unlink(open_tmp[i]);
     signal(sig, SIG_DFL);
@@ -58,6 +64,11 @@ void out_install_signals(void) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+}
+
+void out_install_signals_graceful(void) {
+    graceful = 1;
+    out_install_signals();
 }
 
 void out_open(Out *o, const char *path, int binary, int force) {

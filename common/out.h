@@ -29,6 +29,9 @@ void out_abort_all(void);
 // Install SIGINT/SIGTERM handlers that remove partial outputs and exit 130/143.
 // Tools with a long loop may instead poll out_interrupted() and stop cleanly.
 void out_install_signals(void);
+// The same, but the first SIGINT/SIGTERM/SIGHUP only sets out_interrupted() (the loop saves
+// and exits); a second one removes the partial outputs and kills as above.
+void out_install_signals_graceful(void);
 extern volatile int out_interrupted_flag;
 static inline int out_interrupted(void) { return out_interrupted_flag; }
 

@@ -1,0 +1,233 @@
+/*
+ * train.c: fr-train's loop. See train.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef FR_HAVE_OMP
+#include <omp.h>
+#endif
+
+#include "backbones.h"
+#include "bundle.h"
+#include "msg.h"
+#include "out.h"
+#include "progress.h"
+#include "train.h"
+#include "xio.h"
+
+void train_defaults(TrainOpts *o) {
+    memset(o, 0, sizeof *o);
+    o->arch = "ir18", o->input = 112, o->emb = 512, o->batch = 64, o->epochs = 1, o->seed = 1337, o->log_every = 10;
+    optim_default(&o->opt, OPT_SGD);
+    o->sched = (Sched){.kind = SCHED_CONST, .base_lr = 0.1f, .gamma = 0.1f, .power = 1};
+    o->view = (LoaderView){.p_flip = 0.5f};
+}
+
+uint64_t train_latest(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    uint64_t best = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        unsigned long long s;
+        char tail[16];
+        if (sscanf(e->d_name, "step-%llu.%15s", &s, tail) == 2 && !strcmp(tail, "done") && s > best) best = s;
+    }
+    closedir(d);
+    return best;
+}
+
+static char *path_of(const char *dir, uint64_t step, const char *ext) {
+    char *p = xmalloc(strlen(dir) + 40);
+    sprintf(p, "%s/step-%08llu.%s", dir, (unsigned long long)step, ext);
+    return p;
+}
+
+static void save(const TrainOpts *o, Net *net, Head *h, Optim *opt, uint64_t step, uint64_t epoch, uint64_t cursor, float lr) {
+    FrBundle b;
+    net_to_bundle(net, &b);
+    uint32_t wd[2] = {(uint32_t)h->nc, (uint32_t)h->cfg.dim}, bd[1] = {(uint32_t)h->nc}, td[1] = {1};
+    bundle_add(&b, "head.weight", FR_F32, 2, wd, h->W);
+    if (h->cfg.kind == HEAD_SOFTMAX) bundle_add(&b, "head.bias", FR_F32, 1, bd, h->b);
+    bundle_add(&b, "head.t", FR_F64, 1, td, &h->t);
+    char hd[256];
+    snprintf(hd, sizeof hd, "head=%s classes=%d s=%.9g m=%.9g alpha=%.9g easy_margin=%d\n", head_name(h->cfg.kind),
+             h->cfg.classes, h->cfg.s, h->cfg.m, h->cfg.alpha, h->cfg.easy_margin);
+    bundle_set_section(&b, "HEAD", hd, strlen(hd));
+    if (o->prov) bundle_set_section(&b, "PROV", o->prov, strlen(o->prov));
+    char *pm = path_of(o->outdir, step, "frm"), *ps = path_of(o->outdir, step, "frst"), *pd = path_of(o->outdir, step, "done");
+    bundle_write(&b, pm, 1);
+    bundle_free(&b);
+    FrBundle s;
+    bundle_init(&s, &FR_KIND_FRST);
+    FrTrainState st = {step, epoch, cursor, o->seed, 1, lr};
+    uint8_t sb[FR_STAT_BYTES];
+    stat_encode(&st, sb);
+    bundle_set_section(&s, "STAT", sb, sizeof sb);
+    uint64_t t = opt->t;
+    uint32_t one[1] = {1};
+    bundle_add(&s, "opt.t", FR_I64, 1, one, &t);
+    optim_save(opt, &s);
+    bundle_write(&s, ps, 1);
+    bundle_free(&s);
+    Out d;
+    out_open(&d, pd, 0, 1);
+    out_commit(&d);
+    free(pm), free(ps), free(pd);
+}
+
+// keep the log's header and its rows up to step (a resumed run rewrites what came after)
+static void trim_log(const char *path, uint64_t step) {
+    size_t n;
+    char *text = (char *)read_file(path, &n);
+    if (!text) return;
+    size_t keep = 0;
+    for (size_t i = 0; i < n;) {
+        char *nl = memchr(text + i, '\n', n - i);
+        if (!nl) break;
+        unsigned long long s;
+        if (i > 0 && (sscanf(text + i, "%llu", &s) != 1 || s > step)) break;
+        i = (size_t)(nl - text) + 1, keep = i;
+    }
+    if (keep < n && truncate(path, (off_t)keep) != 0) fr_warn("%s: %s", path, strerror(errno));
+    free(text);
+}
+
+int train_run(const TrainOpts *o) {
+    if (mkdir(o->outdir, 0755) != 0 && errno != EEXIST) return fr_err("%s: %s", o->outdir, strerror(errno));
+    uint64_t have = train_latest(o->outdir);
+    if (have && !o->resume)
+        return fr_err("%s: holds checkpoints up to step %llu; --resume continues them, or train into another folder", o->outdir,
+                      (unsigned long long)have);
+#ifdef FR_HAVE_OMP
+    if (o->threads) omp_set_num_threads(o->threads);
+#endif
+    Net *net = backbone_new(o->arch, o->input, o->emb);
+    if (!net || net_finalize(net, 0)) return -1;
+    net_init(net, o->seed);
+    net->seed = o->seed;
+    // the loader checks the pack against the model's input before anything trains
+    LoaderSpec spec = {.nsb = 1, .sb = {{.kind = SB_UNIFORM, .n = o->batch, .view = o->view}}};
+    LoaderOpts lo = {.seed = o->seed, .threads = o->threads, .prefetch = 2, .world = 1, .prep = net->prep};
+    Loader *ld = loader_open(o->pack, &spec, &lo);
+    if (!ld) {
+        net_free(net);
+        return -1;
+    }
+    const FrdsPack *pk = loader_pack(ld);
+    HeadConfig hc = o->head;
+    hc.dim = o->emb, hc.classes = (int)pk->num_classes, hc.c0 = 0, hc.c1 = hc.classes;
+    if (hc.classes < 2) {
+        loader_close(ld), net_free(net);
+        return fr_err("%s: %d classes; a head needs at least 2 labelled classes", o->pack, hc.classes);
+    }
+    Head *h = head_new(&hc, NULL);
+    head_init(h, o->seed);
+    Optim *opt = optim_new(&o->opt);
+    optim_add_net(opt, net);
+    optim_add(opt, "head.weight", h->W, h->gW, (size_t)h->nc * hc.dim, o->opt.weight_decay, 1);
+    if (hc.kind == HEAD_SOFTMAX) optim_add(opt, "head.bias", h->b, h->gb, (size_t)h->nc, 0, 1);
+    uint64_t per = loader_steps(ld), total = o->steps ? o->steps : per * (uint64_t)o->epochs, step = 0;
+    Sched sc = o->sched;
+    if (!sc.total) sc.total = total;
+    if (o->init) {  // weights only, counters reset
+        FrBundle b;
+        if (bundle_read(&b, o->init, &FR_KIND_FRCK)) goto fail;
+        int bad = net_load_tensors(net, &b, 0, NULL, NULL, NULL);
+        bundle_free(&b);
+        if (bad) goto fail;
+    }
+    if (o->resume && (step = train_latest(o->outdir)) > 0) {
+        char *pm = path_of(o->outdir, step, "frm"), *ps = path_of(o->outdir, step, "frst");
+        FrBundle m, s;
+        int bad = bundle_read(&m, pm, &FR_KIND_FRCK) || net_load_tensors(net, &m, 1, NULL, NULL, NULL);
+        FrTensor *hw = bad ? NULL : bundle_find(&m, "head.weight"), *ht = bad ? NULL : bundle_find(&m, "head.t");
+        if (!bad && (!hw || hw->bytes != sizeof(float) * (size_t)h->nc * hc.dim || !ht || ht->dtype != FR_F64))
+            bad = fr_err("%s: the head does not match this run (classes %d, dim %d)", pm, hc.classes, hc.dim);
+        if (!bad) {
+            memcpy(h->W, hw->data, hw->bytes);
+            memcpy(&h->t, ht->data, 8);
+            FrTensor *hb = bundle_find(&m, "head.bias");
+            if (hb && hb->bytes == sizeof(float) * (size_t)h->nc) memcpy(h->b, hb->data, hb->bytes);
+        }
+        FrTrainState st;
+        const FrSection *sec;
+        if (!bad) bad = bundle_read(&s, ps, &FR_KIND_FRST);
+        if (!bad && (!(sec = bundle_section(&s, "STAT")) || stat_decode(sec->data, sec->bytes, &st, ps))) bad = -1;
+        if (!bad) bad = optim_load(opt, &s);
+        if (!bad) {
+            FrTensor *tt = bundle_find(&s, "opt.t");
+            if (tt) opt->t = *(uint64_t *)tt->data;
+            loader_seek(ld, st.epoch, st.cursor);
+            fr_note("resuming %s at step %llu (epoch %llu, batch %llu)", o->outdir, (unsigned long long)step,
+                    (unsigned long long)st.epoch, (unsigned long long)st.cursor);
+        }
+        if (bundle_section(&s, "STAT")) bundle_free(&s);
+        bundle_free(&m);
+        free(pm), free(ps);
+        if (bad) goto fail;
+    }
+    int B = loader_batch(ld);
+    size_t chw = (size_t)net->prep.c * net->prep.h * net->prep.w;
+    float *x = xmalloc(sizeof(float) * chw * (size_t)B), *dx = xmalloc(sizeof(float) * (size_t)B * o->emb);
+    SampleInfo *info = xmalloc(sizeof(SampleInfo) * (size_t)B);
+    int32_t *lab = xmalloc(sizeof(int32_t) * (size_t)B);
+    char *logp = xmalloc(strlen(o->outdir) + 16);
+    sprintf(logp, "%s/log.tsv", o->outdir);
+    trim_log(logp, step);
+    TsvLog log;
+    tsv_open(&log, logp, "step\tepoch\tloss\tlr\timages_per_s");
+    net->training = 1;
+    double t0 = now_seconds(), tl = t0;
+    float lr = 0;
+    uint64_t epoch, cursor;
+    while (step < total) {
+        int rc = loader_next(ld, x, info);
+        if (rc < 0) goto fail2;
+        if (rc == 0) continue;  // a new epoch
+        for (int i = 0; i < B; i++) lab[i] = info[i].label;
+        lr = sched_lr(&sc, step);
+        net->step = step;
+        float *emb = net_forward(net, x, B);
+        net_zero_grad(net);
+        memset(h->gW, 0, sizeof(float) * (size_t)h->nc * hc.dim);
+        memset(h->gb, 0, sizeof(float) * (size_t)h->nc);
+        double loss = head_step(h, emb, lab, B, dx);
+        if (!isfinite(loss)) {
+            fr_err("step %llu: the loss is %g (lower the learning rate or the scale)", (unsigned long long)step, loss);
+            goto fail2;
+        }
+        net_backward(net, dx, B);
+        optim_step(opt, lr);
+        step++;
+        loader_position(ld, &epoch, &cursor);
+        double now = now_seconds();
+        double row[5] = {(double)step, (double)epoch, loss, lr, B / fmax(now - tl, 1e-9)};
+        tl = now;
+        tsv_row(&log, row, 5);
+        if (o->log_every && step % (uint64_t)o->log_every == 0)
+            fr_note("step %llu/%llu | epoch %llu | loss %.4f | lr %.3g | %.1f img/s", (unsigned long long)step,
+                    (unsigned long long)total, (unsigned long long)epoch, loss, lr, (double)(step * (uint64_t)B) / (now - t0));
+        int stop = out_interrupted();
+        if ((o->save_every && step % o->save_every == 0) || step == total || stop) save(o, net, h, opt, step, epoch, cursor, lr);
+        if (stop) {
+            fr_note("interrupted: saved step %llu", (unsigned long long)step);
+            break;
+        }
+    }
+    tsv_close(&log);
+    free(x), free(dx), free(info), free(lab), free(logp);
+    optim_free(opt), head_free(h), loader_close(ld), net_free(net);
+    return 0;
+fail2:
+    free(x), free(dx), free(info), free(lab), free(logp);
+fail:
+    optim_free(opt), head_free(h), loader_close(ld), net_free(net);
+    return -1;
+}

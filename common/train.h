@@ -1,0 +1,44 @@
+/*
+ * train.h: fr-train's loop. A backbone and a head over one pack, SGD or Adam with a
+ * schedule, checkpoints that resume bit for bit:
+ *   OUT/step-NNNNNNNN.frm   the model (graph, preprocessing, backbone tensors, "head.weight",
+ *                           "head.bias", "head.t") written to .tmp and renamed
+ *   OUT/step-NNNNNNNN.frst  the training state (STAT counters, optimiser moments)
+ *   OUT/step-NNNNNNNN.done  empty, written last: --resume takes the newest step with one
+ *   OUT/log.tsv             step, epoch, loss, lr, images/s
+ * SIGINT and SIGTERM finish the current step, save, and exit.
+ */
+#ifndef FR_TRAIN_H
+#define FR_TRAIN_H
+
+#include <stdint.h>
+
+#include "heads.h"
+#include "loader.h"
+#include "optim.h"
+
+typedef struct TrainOpts {
+    const char *pack, *outdir, *arch, *init;
+    int input, emb;
+    HeadConfig head;
+    OptConfig opt;
+    Sched sched;
+    int batch;
+    uint64_t steps;           // total steps (0: epochs * steps per epoch)
+    int epochs;
+    uint64_t save_every;      // 0: only at the end
+    int resume;
+    uint64_t seed;
+    int threads;
+    LoaderView view;
+    int log_every;
+    const char *prov;
+} TrainOpts;
+
+void train_defaults(TrainOpts *o);
+// 0 on success; -1 with fr_err
+int train_run(const TrainOpts *o);
+// the newest complete step in dir (0 if none)
+uint64_t train_latest(const char *dir);
+
+#endif

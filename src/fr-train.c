@@ -1,0 +1,165 @@
+/*
+ * fr-train: train a face recognition backbone with a margin head (softmax, NormFace,
+ * CosFace, ArcFace, CurricularFace, CIFP) on one pack. The loop lives in common/train.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backbones.h"
+#include "cli.h"
+#include "msg.h"
+#include "out.h"
+#include "train.h"
+#include "xio.h"
+
+static const char SYNOPSIS[] =
+    "fr-train [--arch A] [--head H] [--batch N] [--epochs N | --steps N] [--lr X] [--resume] -o DIR PACK.frd";
+
+static const char HELP[] =
+    "usage: fr-train [--arch A] [--head H] [--batch N] [--epochs N | --steps N] [--lr X] [--resume] -o DIR PACK.frd\n"
+    "\n"
+    "Train a backbone and a classification head on the labelled records of a pack.\n"
+    "Checkpoints go to DIR as step-NNNNNNNN.frm (the model, for fr-embed and fr-eval)\n"
+    "and step-NNNNNNNN.frst (the optimiser), and a run stopped by a signal or a crash\n"
+    "resumes from the newest complete one bit for bit with --resume.\n"
+    "\n"
+    "  -a, --arch A           backbone (default ir18): ir18 ir34 ir50 ir100 irse18 irse34\n"
+    "                         irse50 irse100 mobilefacenet resnet18-cifar tiny-ir tiny-irse\n"
+    "                         tiny-mfn tiny-resnet\n"
+    "      --input N          input side in pixels (default 112)\n"
+    "      --emb N            embedding size (default 512)\n"
+    "  -H, --head H           softmax, normface, cosface, arcface, curricular (default) or cifp\n"
+    "      --scale S          the head's scale s (default 64)\n"
+    "      --margin M         the margin m (defaults: cosface 0.4, arcface/curricular 0.5, cifp 0.35)\n"
+    "      --alpha A          CurricularFace: momentum of t (default 0.01)\n"
+    "      --easy-margin      ArcFace: the easy-margin variant\n"
+    "  -b, --batch N          images per step (default 64)\n"
+    "  -e, --epochs N         passes over the pack (default 1)\n"
+    "  -n, --steps N          steps in all (overrides --epochs)\n"
+    "      --opt O            sgd (default), nesterov, adam or adamw\n"
+    "  -l, --lr X             base learning rate (default 0.1)\n"
+    "      --momentum X       SGD momentum (default 0.9)\n"
+    "      --wd X             weight decay (default 5e-4)\n"
+    "      --sched S          const (default), step, cosine or poly\n"
+    "      --milestones LIST  step: the steps at which lr is multiplied by --gamma (e.g. 2000,4000)\n"
+    "      --gamma X          step: the factor (default 0.1)\n"
+    "      --warmup N         linear warm-up over the first N steps\n"
+    "      --flip P           horizontal flip probability (default 0.5)\n"
+    "      --pad N            random crop after padding by N pixels (CIFAR: 4)\n"
+    "      --init M.frm       start from the backbone weights of a model\n"
+    "      --save-every N     also save every N steps (default: at the end only)\n"
+    "  -r, --resume           continue from the newest complete checkpoint in DIR\n"
+    "      --log-every N      a progress line every N steps (default 10; 0: none)\n"
+    "  -o, --output DIR       the run's folder (created)\n"
+    "  -j, --threads N        threads (default: all cores)\n"
+    "  -s, --seed N           the run's seed (default 1337)\n"
+    "  -q, --quiet            no notes on stderr\n"
+    "  -h, --help             this text\n"
+    "  -V, --version          version and build features\n";
+
+int main(int argc, char **argv) {
+    fr_set_prog("fr-train", SYNOPSIS);
+    CliCommon cc;
+    cli_common_init(&cc);
+    TrainOpts o;
+    train_defaults(&o);
+    const char *head = "curricular";
+    double scale = -1, margin = -1, alpha = -1;
+    int easy = 0;
+    const char *optname = "sgd", *sched = "const", *milestones = NULL;
+    double lr = 0.1, momentum = 0.9, wd = 5e-4, gamma = 0.1;
+    uint64_t warmup = 0;
+    enum { O_INPUT = 0x100, O_EMB, O_SCALE, O_MARGIN, O_ALPHA, O_EASY, O_OPT, O_MOM, O_WD, O_SCHED, O_MILE, O_GAMMA,
+           O_WARM, O_FLIP, O_PAD, O_INIT, O_SAVE, O_LOG };
+    static const struct option longopts[] = {
+        {"arch", required_argument, 0, 'a'}, {"input", required_argument, 0, O_INPUT}, {"emb", required_argument, 0, O_EMB},
+        {"head", required_argument, 0, 'H'}, {"scale", required_argument, 0, O_SCALE}, {"margin", required_argument, 0, O_MARGIN},
+        {"alpha", required_argument, 0, O_ALPHA}, {"easy-margin", no_argument, 0, O_EASY}, {"batch", required_argument, 0, 'b'},
+        {"epochs", required_argument, 0, 'e'}, {"steps", required_argument, 0, 'n'}, {"opt", required_argument, 0, O_OPT},
+        {"lr", required_argument, 0, 'l'}, {"momentum", required_argument, 0, O_MOM}, {"wd", required_argument, 0, O_WD},
+        {"sched", required_argument, 0, O_SCHED}, {"milestones", required_argument, 0, O_MILE}, {"gamma", required_argument, 0, O_GAMMA},
+        {"warmup", required_argument, 0, O_WARM}, {"flip", required_argument, 0, O_FLIP}, {"pad", required_argument, 0, O_PAD},
+        {"init", required_argument, 0, O_INIT}, {"save-every", required_argument, 0, O_SAVE}, {"resume", no_argument, 0, 'r'},
+        {"log-every", required_argument, 0, O_LOG}, CLI_COMMON_LONGOPTS, {0, 0, 0, 0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":a:H:b:e:n:l:r" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'a': o.arch = optarg; break;
+        case O_INPUT: o.input = (int)cli_int(optarg, 8, 1024, "--input"); break;
+        case O_EMB: o.emb = (int)cli_int(optarg, 2, 65536, "--emb"); break;
+        case 'H':
+            if (head_kind(optarg) < 0) fr_usage("--head: '%s' is not softmax, normface, cosface, arcface, curricular or cifp", optarg);
+            head = optarg;
+            break;
+        case O_SCALE: scale = cli_float(optarg, 1e-3, 1e4, "--scale"); break;
+        case O_MARGIN: margin = cli_float(optarg, 0, 1.5, "--margin"); break;
+        case O_ALPHA: alpha = cli_float(optarg, 0, 1, "--alpha"); break;
+        case O_EASY: easy = 1; break;
+        case 'b': o.batch = (int)cli_int(optarg, 1, 1 << 20, "--batch"); break;
+        case 'e': o.epochs = (int)cli_int(optarg, 1, 1 << 20, "--epochs"); break;
+        case 'n': o.steps = cli_u64(optarg, 1, UINT64_MAX / 2, "--steps"); break;
+        case O_OPT:
+            if (strcmp(optarg, "sgd") && strcmp(optarg, "nesterov") && strcmp(optarg, "adam") && strcmp(optarg, "adamw"))
+                fr_usage("--opt: '%s' is not sgd, nesterov, adam or adamw", optarg);
+            optname = optarg;
+            break;
+        case 'l': lr = cli_float(optarg, 0, 1e3, "--lr"); break;
+        case O_MOM: momentum = cli_float(optarg, 0, 1, "--momentum"); break;
+        case O_WD: wd = cli_float(optarg, 0, 1, "--wd"); break;
+        case O_SCHED:
+            if (strcmp(optarg, "const") && strcmp(optarg, "step") && strcmp(optarg, "cosine") && strcmp(optarg, "poly"))
+                fr_usage("--sched: '%s' is not const, step, cosine or poly", optarg);
+            sched = optarg;
+            break;
+        case O_MILE: milestones = optarg; break;
+        case O_GAMMA: gamma = cli_float(optarg, 0, 1, "--gamma"); break;
+        case O_WARM: warmup = cli_u64(optarg, 0, UINT64_MAX / 2, "--warmup"); break;
+        case O_FLIP: o.view.p_flip = (float)cli_float(optarg, 0, 1, "--flip"); break;
+        case O_PAD: o.view.pad = (int)cli_int(optarg, 0, 64, "--pad"); break;
+        case O_INIT: o.init = optarg; break;
+        case O_SAVE: o.save_every = cli_u64(optarg, 1, UINT64_MAX / 2, "--save-every"); break;
+        case 'r': o.resume = 1; break;
+        case O_LOG: o.log_every = (int)cli_int(optarg, 0, 1 << 30, "--log-every"); break;
+        default: cli_common(opt, optarg, &cc, HELP);
+        }
+    }
+    if (optind + 1 != argc) fr_usage(optind == argc ? "no PACK.frd given" : "one pack at a time");
+    if (!cc.out) fr_usage("no output folder given (-o DIR)");
+    o.pack = argv[optind], o.outdir = cc.out, o.seed = cc.seed, o.threads = cc.threads;
+
+    int hk = head_kind(head);
+    head_defaults(&o.head, hk, o.emb, 0);
+    if (scale > 0) o.head.s = (float)scale;
+    if (margin >= 0) o.head.m = (float)margin;
+    if (alpha >= 0) o.head.alpha = (float)alpha;
+    if (easy && hk != HEAD_ARCFACE) fr_usage("--easy-margin is an ArcFace option");
+    o.head.easy_margin = easy;
+
+    int ok = !strcmp(optname, "adam") ? OPT_ADAM : !strcmp(optname, "adamw") ? OPT_ADAMW : OPT_SGD;
+    optim_default(&o.opt, ok);
+    o.opt.nesterov = !strcmp(optname, "nesterov");
+    if (ok == OPT_SGD) o.opt.momentum = (float)momentum;
+    o.opt.weight_decay = (float)wd;
+
+    o.sched.base_lr = (float)lr, o.sched.gamma = (float)gamma, o.sched.warmup = warmup;
+    o.sched.kind = !strcmp(sched, "step") ? SCHED_MULTISTEP : !strcmp(sched, "cosine") ? SCHED_COSINE
+                 : !strcmp(sched, "poly") ? SCHED_POLY : SCHED_CONST;
+    if (milestones) {
+        if (o.sched.kind != SCHED_MULTISTEP) fr_usage("--milestones is for --sched step");
+        char *dup = xstrdup(milestones), *save = NULL;
+        for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (o.sched.nmilestones == 16) fr_usage("--milestones: at most 16");
+            o.sched.milestones[o.sched.nmilestones++] = cli_u64(t, 1, UINT64_MAX / 2, "--milestones");
+        }
+        free(dup);
+    } else if (o.sched.kind == SCHED_MULTISTEP) {
+        fr_usage("--sched step needs --milestones");
+    }
+    o.prov = cli_cmdline(argc, argv);
+    out_install_signals_graceful();
+    if (train_run(&o)) fr_die("%s", fr_errmsg());
+    free((char *)o.prov);
+    return 0;
+}

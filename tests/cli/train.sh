@@ -1,0 +1,104 @@
+# fr-train and fr-embed end to end: usage, a run that learns, exact resume (a run
+# stopped at step 3 and resumed equals one straight run byte for byte), a graceful
+# SIGINT, the flip modes of fr-embed, and clean failures.
+source "$(dirname "$0")/lib.bash"
+cd "$T"
+fr-synth -q -n 16 -k 6 --size 32 -o t.frd || fail "fr-synth failed"
+fr-synth -q -n 4 -k 2 --size 48 -o big.frd || fail "fr-synth failed"
+NET=(-q -a tiny-ir --input 32 --emb 32)
+
+run fr-train --help
+expect_rc 0; expect_out_match '^usage: fr-train'
+run fr-train t.frd
+expect_rc 2; expect_err_match 'no output folder'
+run fr-train -H sphere -o r t.frd
+expect_rc 2; expect_err_match "head: 'sphere'"
+run fr-train --sched step -o r t.frd
+expect_rc 2; expect_err_match 'needs --milestones'
+run fr-train "${NET[@]}" --easy-margin -o r t.frd
+expect_rc 2; expect_err_match 'easy-margin is an ArcFace option'
+run fr-train -q -a nosuchnet -o r t.frd
+expect_rc 1; expect_err_match 'nosuchnet'; expect_err_oneline
+run fr-train "${NET[@]}" -o r big.frd
+expect_rc 1; expect_err_match '^fr-train: error: big.frd: images are 48x48, the model takes 32x32'
+run fr-train "${NET[@]}" -o r nosuch.frd
+expect_rc 1; expect_err_match 'nosuch.frd'
+
+# it learns: the loss falls and verification over all pairs gets better than at init
+run fr-train "${NET[@]}" -H arcface --scale 16 -b 32 -n 40 -o L t.frd
+expect_rc 0
+[[ -f L/step-00000040.done && -f L/step-00000040.frm && -f L/step-00000040.frst ]] || fail "no final checkpoint"
+[[ $(wc -l <L/log.tsv) -eq 41 ]] || fail "log.tsv has $(wc -l <L/log.tsv) lines, expected a header and 40 rows"
+awk -F'\t' 'NR>1&&NR<=11{a+=$3} NR>31{b+=$3} END{exit !(b < 0.5*a)}' L/log.tsv || fail "the loss did not halve: $(cut -f3 L/log.tsv | tr '\n' ' ')"
+run fr-train "${NET[@]}" -H arcface --scale 16 -b 32 -n 1 --lr 0 -o I t.frd
+expect_rc 0
+for d in I L; do
+    fr-embed -q -m $d/step-*.frm -o $d.fre t.frd || fail "fr-embed failed"
+    fr-eval -F tsv --all-pairs $d.fre | awk -F'\t' '$2=="AUC"{print $3}' >$d.auc
+done
+awk -v i="$(cat I.auc)" -v l="$(cat L.auc)" 'BEGIN{exit !(l > i + 0.1 && l > 0.9)}' || fail "AUC $(cat I.auc) at init, $(cat L.auc) trained"
+run fr-train "${NET[@]}" -n 2 -o L t.frd
+expect_rc 1; expect_err_match 'holds checkpoints up to step 40; --resume'
+
+# resume is exact: 3 steps, stop, 3 more == 6 straight (same command line in two folders)
+R=(-a tiny-ir --input 32 --emb 32 -H curricular --scale 16 -b 16 -n 6 --save-every 3 -r -o run ../t.frd)
+mkdir A B
+(cd A && fr-train "${R[@]}" 2>/dev/null) || fail "straight run failed"
+cp -r A/run B/ && rm B/run/step-00000006.*
+sed -i '5,$d' B/run/log.tsv
+(cd B && fr-train "${R[@]}" 2>../resume.err) || fail "resumed run failed"
+grep -q 'resuming run at step 3' resume.err || fail "no resume note: $(cat resume.err)"
+cmp A/run/step-00000006.frm B/run/step-00000006.frm || fail "resumed model differs"
+cmp A/run/step-00000006.frst B/run/step-00000006.frst || fail "resumed optimiser state differs"
+[[ $(cut -f1-3 A/run/log.tsv) == "$(cut -f1-3 B/run/log.tsv)" ]] || fail "resumed losses differ"
+
+# SIGINT finishes the step, saves it, exits 0; --resume goes on from there
+fr-train "${NET[@]}" -b 16 -n 100000 --log-every 0 -o S t.frd &
+pid=$!
+for _ in $(seq 200); do [[ -f S/log.tsv && $(wc -l <S/log.tsv) -ge 4 ]] && break; sleep 0.1; done
+kill -INT $pid
+wait $pid || fail "fr-train exited $? after SIGINT"
+n=$(ls S/*.done | wc -l)
+[[ $n -eq 1 ]] || fail "$n checkpoints after SIGINT"
+s=$(ls S/*.done | sed 's/.*step-0*\([0-9]*\).done/\1/')
+[[ $s -eq $(($(wc -l <S/log.tsv) - 1)) ]] || fail "saved step $s, log has $(($(wc -l <S/log.tsv) - 1)) rows"
+ls S/*.tmp >/dev/null 2>&1 && fail "temporary files left"
+run fr-train "${NET[@]}" -b 16 -n $((s + 2)) -r -o S t.frd
+expect_rc 0
+[[ -f S/step-$(printf %08d $((s + 2))).done ]] || fail "resume after SIGINT did not reach step $((s + 2))"
+
+# fr-embed: flip modes, raw, stdout, and errors
+M=L/step-00000040.frm
+fr-embed -q -m $M --flip none --raw -o n.fre t.frd && fr-convert -q -o n.npy n.fre || fail "fr-embed --flip none failed"
+fr-embed -q -m $M -o s.fre t.frd && fr-convert -q -o s.npy s.fre || fail "fr-embed failed"
+fr-embed -q -m $M --flip concat -o c.fre t.frd && fr-convert -q -o c.npy c.fre || fail "fr-embed --flip concat failed"
+fr-embed -q -m $M -b 7 -o - t.frd | fr-convert -q -o s7.npy - || fail "fr-embed to a pipe failed"
+run fr-info s.fre
+expect_out_match 'dim +32'
+if have_numpy; then
+    /usr/bin/python3 - <<'PY' || fail "fr-embed's vectors are not what the flip modes define"
+import numpy as np
+n, s, c, s7 = (np.load(f + ".npy") for f in ("n", "s", "c", "s7"))
+assert n.shape == (96, 32) and s.shape == (96, 32) and c.shape == (96, 64), (n.shape, s.shape, c.shape)
+assert np.allclose(np.linalg.norm(s, axis=1), 1, atol=1e-5)
+assert not np.allclose(np.linalg.norm(n, axis=1), 1, atol=1e-3)  # raw: BN1d output, not unit
+a, b = c[:, :32], c[:, 32:]
+assert np.allclose(np.linalg.norm(a, axis=1), 1, atol=1e-5) and np.allclose(np.linalg.norm(b, axis=1), 1, atol=1e-5)
+nn = n / np.linalg.norm(n, axis=1, keepdims=True)
+assert np.abs(a - nn).max() < 1e-5, np.abs(a - nn).max()        # the first half is f(x) normalised
+assert not np.allclose(a, b, atol=1e-3)                           # the flip changes something
+# sum mode: normalize(f(x) + f(flip x)), recovered from the raw halves is not possible, but
+# s must lie between a and b's directions: s ~ normalize(|f|a + |g|b) with positive weights
+assert (np.sum(s * a, 1) > np.sum(a * b, 1) - 1e-5).all() and (np.sum(s * b, 1) > np.sum(a * b, 1) - 1e-5).all()
+assert np.abs(s - s7).max() < 1e-5, np.abs(s - s7).max()         # batch size does not matter in eval mode
+PY
+fi
+run fr-embed -m $M -o x.fre big.frd
+expect_rc 1; expect_err_match 'images are 48x48'; expect_no_file x.fre
+run fr-embed -m t.frd -o x.fre t.frd
+expect_rc 1; expect_err_match '^fr-embed: error: t.frd'; expect_no_file x.fre
+run fr-embed -o x.fre t.frd
+expect_rc 2; expect_err_match 'no model'
+run fr-embed -m $M --flip mirror -o x.fre t.frd
+expect_rc 2; expect_err_match "flip: 'mirror'"
+exit 0
