@@ -44,4 +44,4 @@ echo "== fr-train end to end (loader + backbone + CurricularFace head + SGD), 2 
 bin/fr-synth -q -n 64 -k 4 --size 112 -o "$tmp/s.frd"
 OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 bin/fr-train -q -a ir18 -b 32 -n 8 -o "$tmp/run" "$tmp/s.frd"
 # the median images/s of steps 3..8 (the first steps allocate)
-awk -F'\t' 'NR>3{print $5}' "$tmp/run/log.tsv" | sort -g | awk '{v[NR]=$1} END{printf "median %.1f images/s over %d steps\n", (v[int((NR+1)/2)]+v[int(NR/2)+1])/2, NR}'
+awk -F'\t' 'NR>3{print $6}' "$tmp/run/log.tsv" | sort -g | awk '{v[NR]=$1} END{printf "median %.1f images/s over %d steps\n", (v[int((NR+1)/2)]+v[int(NR/2)+1])/2, NR}'

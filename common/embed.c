@@ -39,6 +39,10 @@ int embed_run(const EmbedOpts *o) {
     net->training = 0;
     int dim = (int)shape_numel(net_out(net)->out);
     LoaderSpec spec = {.nsb = 1, .sb = {{.kind = SB_UNIFORM, .n = o->batch}}};
+    if (o->degrade > 0) {  // FAN's fixed-scale view: always this side
+        LoaderView *v = &spec.sb[0].view;
+        v->rsa = RSA_FIXED, v->p_rsa = 1, v->nr = 1, v->r_set[0] = o->degrade;
+    }
     LoaderOpts lo = {.threads = o->threads, .prefetch = 2, .world = 1, .sequential = 1, .prep = net->prep};
     Loader *ld = loader_open(o->pack, &spec, &lo);
     if (!ld) {
@@ -71,6 +75,11 @@ int embed_run(const EmbedOpts *o) {
                 const float *g = f + (size_t)i * dim;
                 if (o->flip == FLIP_SUM) {
                     for (int k = 0; k < dim; k++) d[k] += g[k];
+                } else if (o->flip == FLIP_NORMSUM) {
+                                        double a = 0, b = 0;
+                    for (int k = 0; k < dim; k++) a += (double)d[k] * d[k], b += (double)g[k] * g[k];
+                    float ia = (float)(1.0 / fmax(sqrt(a), 1e-12)), ib = (float)(1.0 / fmax(sqrt(b), 1e-12));
+                    for (int k = 0; k < dim; k++) d[k] = d[k] * ia + g[k] * ib;
                 } else {
                     memcpy(d + dim, g, sizeof(float) * dim);
                     if (!o->raw) l2norm(d, dim), l2norm(d + dim, dim);

@@ -5,6 +5,7 @@
  *   FLIP_NONE    e = f(x)
  *   FLIP_SUM     e = f(x) + f(flip(x))                 (insightface / TFace LFW-style test)
  *   FLIP_CONCAT  e = [f(x)/|f(x)|, f(flip x)/|f(flip x)|]  (the IJB features, 2 x dim)
+ *   FLIP_NORMSUM e = f(x)/|f(x)| + f(flip x)/|f(flip x)|   (the IJB protocols' fused feature)
  * then L2-normalised unless raw (concat: each half is normalised, the whole is not).
  */
 #ifndef FR_EMBED_H
@@ -12,11 +13,12 @@
 
 #include <stdint.h>
 
-enum { FLIP_NONE, FLIP_SUM, FLIP_CONCAT };
+enum { FLIP_NONE, FLIP_SUM, FLIP_CONCAT, FLIP_NORMSUM };
 
 typedef struct EmbedOpts {
     const char *model, *pack, *out;
     int batch, flip, raw, threads, force;
+    int degrade;          // > 0: every image shrunk to degrade x degrade (antialiased) and back (bicubic)
     const char *prov;
 } EmbedOpts;
 

@@ -115,6 +115,16 @@ double head_step(Head *h, const float *x, const int32_t *labels, int B, float *d
         cy[i] = j >= 0 && j < nc ? c[(size_t)i * nc + j] : 0;
     }
     h->comm->sum(h->comm, cy, (size_t)B);
+    {  // training accuracy on the plain logits: no other class of any shard above the target
+        double *above = xcalloc((size_t)B, sizeof(double));
+        for (int i = 0; i < B; i++)
+            for (int j = 0; j < nc; j++)
+                if (labels[i] != c0 + j && c[(size_t)i * nc + j] > cy[i]) above[i]++;
+        h->comm->sum(h->comm, above, (size_t)B);
+        h->last_correct = 0;
+        for (int i = 0; i < B; i++) h->last_correct += above[i] == 0;
+        free(above);
+    }
     double *pen = NULL, *pen_cnt = NULL;  // CIFP
     uint8_t *Fset = NULL, *Aset = NULL;
     if (cf->kind == HEAD_CURRICULAR) {  // t moves before it is used (no gradient)

@@ -33,6 +33,7 @@ typedef struct Head {
     float *b, *gb;         // softmax bias (nc)
     double t;              // CurricularFace's running t (persistent state)
     double last_loss;
+    int last_correct;      // rows of the last step whose target logit (before any margin) is the largest
     uint64_t last_sel;     // a hash of the step's selections (hard mask, CIFP sets): tests skip kinks with it
 } Head;
 

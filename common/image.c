@@ -253,6 +253,9 @@ int pnm_decode(const uint8_t *b, size_t n, uint8_t **img, int *w, int *h, int *c
         pos++;  // exactly one whitespace byte before binary data
         if (n - pos < count * (wide ? 2 : 1)) return fr_err("PGM/PPM: truncated pixel data (%zu of %zu bytes)", n - pos, count * (wide ? 2 : 1));
     }
+    // ASCII samples take a digit and a separator each: refuse a header the data cannot fill
+    // before allocating for it
+    if (ascii && (pos >= n || (n - pos + 1) / 2 < count)) return fr_err("PGM/PPM: truncated pixel data (%zu samples declared)", count);
     uint8_t *p = xmalloc(count);
     for (size_t i = 0; i < count; i++) {
         long v;

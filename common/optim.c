@@ -152,3 +152,14 @@ float sched_lr(const Sched *s, uint64_t step) {
         lr *= s->warmup_start + (1 - s->warmup_start) * (double)step / (double)s->warmup;
     return (float)lr;
 }
+
+double optim_clip(Optim *o, double max_norm) {
+    double ss = 0;
+    for (int i = 0; i < o->np; i++)
+        for (size_t k = 0; k < o->p[i].n; k++) ss += (double)o->p[i].g[k] * o->p[i].g[k];
+    double norm = sqrt(ss), coef = max_norm / (norm + 1e-6);
+    if (coef < 1)
+        for (int i = 0; i < o->np; i++)
+            for (size_t k = 0; k < o->p[i].n; k++) o->p[i].g[k] = (float)(o->p[i].g[k] * coef);
+    return norm;
+}

@@ -54,6 +54,9 @@ void optim_add(Optim *o, const char *name, float *w, float *g, size_t n, float w
 void optim_add_net(Optim *o, Net *net);
 // One step at learning rate lr, from the gradients now in each tensor's g.
 void optim_step(Optim *o, float lr);
+// torch.nn.utils.clip_grad_norm_: scale every gradient by max_norm / (norm + 1e-6) when
+// the global L2 norm is above max_norm; returns the norm before clipping
+double optim_clip(Optim *o, double max_norm);
 // Moments to and from a training state (names "opt.m.<name>", "opt.v.<name>").
 void optim_save(Optim *o, FrBundle *b);
 int optim_load(Optim *o, const FrBundle *b);

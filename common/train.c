@@ -29,6 +29,23 @@ void train_defaults(TrainOpts *o) {
     o->view = (LoaderView){.p_flip = 0.5f};
 }
 
+char *train_config(const TrainOpts *o) {
+    static const char *const OPTS[] = {"sgd", "adam", "adamw"}, *const SCH[] = {"const", "step", "cosine", "poly"};
+    char *c = xmalloc(2048);
+    int n = snprintf(c, 2048,
+                     "pack=%s\narch=%s input=%d emb=%d\nhead=%s s=%g m=%g alpha=%g easy_margin=%d\n"
+                     "opt=%s%s momentum=%g wd=%g clip=%g\nlr=%g sched=%s gamma=%g warmup=%llu milestones=",
+                     o->pack, o->arch, o->input, o->emb, head_name(o->head.kind), o->head.s, o->head.m, o->head.alpha,
+                     o->head.easy_margin, OPTS[o->opt.kind], o->opt.nesterov ? " nesterov" : "", o->opt.momentum,
+                     o->opt.weight_decay, o->clip, o->sched.base_lr, SCH[o->sched.kind], o->sched.gamma,
+                     (unsigned long long)o->sched.warmup);
+    for (int i = 0; i < o->sched.nmilestones && n < 1800; i++)
+        n += snprintf(c + n, 2048 - n, "%s%llu", i ? "," : "", (unsigned long long)o->sched.milestones[i]);
+    snprintf(c + n, 2048 - n, "\nbatch=%d steps=%llu epochs=%d seed=%llu flip=%g pad=%d\n", o->batch,
+             (unsigned long long)o->steps, o->epochs, (unsigned long long)o->seed, o->view.p_flip, o->view.pad);
+    return c;
+}
+
 uint64_t train_latest(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return 0;
@@ -49,6 +66,37 @@ static char *path_of(const char *dir, uint64_t step, const char *ext) {
     return p;
 }
 
+// remove all but the newest keep complete checkpoints (the .done first, so a half-removed
+// step is never taken for a complete one)
+static void prune(const char *dir, int keep) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    uint64_t *steps = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        unsigned long long st;
+        char tail[16];
+        if (sscanf(e->d_name, "step-%llu.%15s", &st, tail) == 2 && !strcmp(tail, "done")) {
+            if (n == cap) steps = xrealloc(steps, sizeof *steps * (cap = cap ? 2 * cap : 16));
+            steps[n++] = st;
+        }
+    }
+    closedir(d);
+    for (size_t i = 0; i < n; i++) {
+        size_t newer = 0;
+        for (size_t j = 0; j < n; j++) newer += steps[j] > steps[i];
+        if (newer < (size_t)keep) continue;
+        static const char *const EXT[] = {"done", "frm", "frst"};
+        for (int k = 0; k < 3; k++) {
+            char *p = path_of(dir, steps[i], EXT[k]);
+            if (unlink(p) != 0 && errno != ENOENT) fr_warn("%s: %s", p, strerror(errno));
+            free(p);
+        }
+    }
+    free(steps);
+}
+
 static void save(const TrainOpts *o, Net *net, Head *h, Optim *opt, uint64_t step, uint64_t epoch, uint64_t cursor, float lr) {
     FrBundle b;
     net_to_bundle(net, &b);
@@ -60,7 +108,10 @@ static void save(const TrainOpts *o, Net *net, Head *h, Optim *opt, uint64_t ste
     snprintf(hd, sizeof hd, "head=%s classes=%d s=%.9g m=%.9g alpha=%.9g easy_margin=%d\n", head_name(h->cfg.kind),
              h->cfg.classes, h->cfg.s, h->cfg.m, h->cfg.alpha, h->cfg.easy_margin);
     bundle_set_section(&b, "HEAD", hd, strlen(hd));
-    if (o->prov) bundle_set_section(&b, "PROV", o->prov, strlen(o->prov));
+    char *conf = train_config(o), *prov = xmalloc(strlen(conf) + (o->prov ? strlen(o->prov) : 0) + 2);
+    sprintf(prov, "%s%s%s", o->prov ? o->prov : "", o->prov ? "\n" : "", conf);
+    bundle_set_section(&b, "PROV", prov, strlen(prov));
+    free(conf), free(prov);
     char *pm = path_of(o->outdir, step, "frm"), *ps = path_of(o->outdir, step, "frst"), *pd = path_of(o->outdir, step, "done");
     bundle_write(&b, pm, 1);
     bundle_free(&b);
@@ -80,6 +131,7 @@ static void save(const TrainOpts *o, Net *net, Head *h, Optim *opt, uint64_t ste
     out_open(&d, pd, 0, 1);
     out_commit(&d);
     free(pm), free(ps), free(pd);
+    if (o->keep > 0) prune(o->outdir, o->keep);
 }
 
 // keep the log's header and its rows up to step (a resumed run rewrites what came after)
@@ -97,6 +149,65 @@ static void trim_log(const char *path, uint64_t step) {
     }
     if (keep < n && truncate(path, (off_t)keep) != 0) fr_warn("%s: %s", path, strerror(errno));
     free(text);
+}
+
+// accuracy on the --val pack: the head's plain logits (W x + b, or cosines) in eval mode
+static int validate(const TrainOpts *o, Net *net, const Head *h, uint64_t step) {
+    LoaderSpec spec = {.nsb = 1, .sb = {{.kind = SB_UNIFORM, .n = o->batch}}};
+    LoaderOpts lo = {.threads = o->threads, .prefetch = 2, .world = 1, .sequential = 1, .prep = net->prep};
+    Loader *ld = loader_open(o->val, &spec, &lo);
+    if (!ld) return -1;
+    const FrdsPack *pk = loader_pack(ld);
+    int B = loader_batch(ld), D = h->cfg.dim, nc = h->nc;
+    size_t chw = (size_t)net->prep.c * net->prep.h * net->prep.w;
+    float *x = xmalloc(sizeof(float) * chw * B);
+    SampleInfo *info = xmalloc(sizeof *info * B);
+    uint64_t n = pk->n, done = 0, scored = 0, right = 0;
+    net->training = 0;
+    int rc = 0;
+    for (uint64_t s = 0; s < loader_steps(ld) && !rc; s++) {
+        if (loader_next(ld, x, info) < 0) {
+            rc = -1;
+            break;
+        }
+        const float *e = net_forward(net, x, B);
+        for (int i = 0; i < B && done < n; i++, done++) {
+            if (info[i].label < 0) continue;
+            if (info[i].label >= h->cfg.classes) {
+                rc = fr_err("%s: record %llu has label %d; the head has %d classes", o->val, (unsigned long long)info[i].record,
+                            info[i].label, h->cfg.classes);
+                break;
+            }
+            const float *v = e + (size_t)i * D;
+            int best = 0;
+            double bv = -INFINITY;
+            for (int j = 0; j < nc; j++) {
+                const float *w = h->W + (size_t)j * D;
+                double dot = 0, ww = 0;
+                for (int k = 0; k < D; k++) dot += (double)v[k] * w[k], ww += (double)w[k] * w[k];
+                double z = h->cfg.kind == HEAD_SOFTMAX ? dot + h->b[j] : dot / fmax(sqrt(ww), 1e-12);
+                if (z > bv) bv = z, best = j;
+            }
+            scored++, right += best == info[i].label;
+        }
+    }
+    if (!rc && !scored) rc = fr_err("%s: no labelled record to validate on", o->val);
+    if (!rc) {
+        double acc = (double)right / scored;
+        fr_note("step %llu: validation accuracy %.4f (%llu of %llu, %s)", (unsigned long long)step, acc,
+                (unsigned long long)right, (unsigned long long)scored, o->val);
+        char *vp = xmalloc(strlen(o->outdir) + 16);
+        sprintf(vp, "%s/val.tsv", o->outdir);
+        TsvLog vl;
+        tsv_open(&vl, vp, "step\tval_acc");
+        double row[2] = {(double)step, acc};
+        tsv_row(&vl, row, 2);
+        tsv_close(&vl);
+        free(vp);
+    }
+    free(x), free(info);
+    loader_close(ld);
+    return rc;
 }
 
 int train_run(const TrainOpts *o) {
@@ -126,6 +237,16 @@ int train_run(const TrainOpts *o) {
     if (hc.classes < 2) {
         loader_close(ld), net_free(net);
         return fr_err("%s: %d classes; a head needs at least 2 labelled classes", o->pack, hc.classes);
+    }
+    for (uint64_t i = 0; i < pk->n; i++) {
+        int32_t lab = frds_label(pk, i);
+        if (lab < 0 || lab >= hc.classes) {
+            uint32_t kl;
+            const char *key = frds_key(pk, i, &kl);
+            loader_close(ld), net_free(net);
+            return fr_err("%s: record %llu (%.*s) has label %d; training needs every label in 0..%d", o->pack,
+                          (unsigned long long)i, (int)kl, key, lab, hc.classes - 1);
+        }
     }
     Head *h = head_new(&hc, NULL);
     head_init(h, o->seed);
@@ -173,6 +294,11 @@ int train_run(const TrainOpts *o) {
         free(pm), free(ps);
         if (bad) goto fail;
     }
+    if (!step) {  // the resolved configuration, once per run
+        char *conf = train_config(o);
+        for (char *line = strtok(conf, "\n"); line; line = strtok(NULL, "\n")) fr_note("%s", line);
+        free(conf);
+    }
     int B = loader_batch(ld);
     size_t chw = (size_t)net->prep.c * net->prep.h * net->prep.w;
     float *x = xmalloc(sizeof(float) * chw * (size_t)B), *dx = xmalloc(sizeof(float) * (size_t)B * o->emb);
@@ -182,7 +308,7 @@ int train_run(const TrainOpts *o) {
     sprintf(logp, "%s/log.tsv", o->outdir);
     trim_log(logp, step);
     TsvLog log;
-    tsv_open(&log, logp, "step\tepoch\tloss\tlr\timages_per_s");
+    tsv_open(&log, logp, "step\tepoch\tloss\ttrain_acc\tlr\timages_per_s\tt");
     net->training = 1;
     double t0 = now_seconds(), tl = t0;
     float lr = 0;
@@ -200,22 +326,33 @@ int train_run(const TrainOpts *o) {
         memset(h->gb, 0, sizeof(float) * (size_t)h->nc);
         double loss = head_step(h, emb, lab, B, dx);
         if (!isfinite(loss)) {
-            fr_err("step %llu: the loss is %g (lower the learning rate or the scale)", (unsigned long long)step, loss);
+            uint64_t last = train_latest(o->outdir);
+            char where[64] = "no checkpoint was saved";
+            if (last) snprintf(where, sizeof where, "the newest checkpoint is step %llu", (unsigned long long)last);
+            fr_err("step %llu: the loss is %s; likely causes: a learning rate too high for this batch (try a lower --lr, "
+                   "--warmup or --clip-grad), a scale s too large, or images unlike what the model expects; %s",
+                   (unsigned long long)step + 1, isnan(loss) ? "NaN" : "infinite", where);
             goto fail2;
         }
         net_backward(net, dx, B);
+        if (o->clip > 0) optim_clip(opt, o->clip);
         optim_step(opt, lr);
         step++;
         loader_position(ld, &epoch, &cursor);
         double now = now_seconds();
-        double row[5] = {(double)step, (double)epoch, loss, lr, B / fmax(now - tl, 1e-9)};
+        double acc = (double)h->last_correct / B;
+        double row[7] = {(double)step, (double)epoch, loss, acc, lr, B / fmax(now - tl, 1e-9), h->t};
         tl = now;
-        tsv_row(&log, row, 5);
+        tsv_row(&log, row, 7);
         if (o->log_every && step % (uint64_t)o->log_every == 0)
-            fr_note("step %llu/%llu | epoch %llu | loss %.4f | lr %.3g | %.1f img/s", (unsigned long long)step,
-                    (unsigned long long)total, (unsigned long long)epoch, loss, lr, (double)(step * (uint64_t)B) / (now - t0));
+            fr_note("step %llu/%llu | epoch %llu | loss %.4f | acc %.3f | lr %.3g | %.1f img/s", (unsigned long long)step,
+                    (unsigned long long)total, (unsigned long long)epoch, loss, acc, lr, (double)(step * (uint64_t)B) / (now - t0));
         int stop = out_interrupted();
-        if ((o->save_every && step % o->save_every == 0) || step == total || stop) save(o, net, h, opt, step, epoch, cursor, lr);
+        if ((o->save_every && step % o->save_every == 0) || step == total || stop) {
+            save(o, net, h, opt, step, epoch, cursor, lr);
+            if (o->val && validate(o, net, h, step)) goto fail2;
+            net->training = 1;
+        }
         if (stop) {
             fr_note("interrupted: saved step %llu", (unsigned long long)step);
             break;

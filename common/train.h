@@ -5,7 +5,8 @@
  *                           "head.bias", "head.t") written to .tmp and renamed
  *   OUT/step-NNNNNNNN.frst  the training state (STAT counters, optimiser moments)
  *   OUT/step-NNNNNNNN.done  empty, written last: --resume takes the newest step with one
- *   OUT/log.tsv             step, epoch, loss, lr, images/s
+ *   OUT/log.tsv             step, epoch, loss, training accuracy, lr, images/s, CurricularFace's t
+ *   OUT/val.tsv             step, accuracy on the --val pack (argmax of the head's plain logits)
  * SIGINT and SIGTERM finish the current step, save, and exit.
  */
 #ifndef FR_TRAIN_H
@@ -27,6 +28,9 @@ typedef struct TrainOpts {
     uint64_t steps;           // total steps (0: epochs * steps per epoch)
     int epochs;
     uint64_t save_every;      // 0: only at the end
+    int keep;                 // keep the newest K checkpoints (0: all)
+    double clip;              // global gradient norm limit (0: none)
+    const char *val;          // a labelled pack to score at each checkpoint
     int resume;
     uint64_t seed;
     int threads;
@@ -36,6 +40,8 @@ typedef struct TrainOpts {
 } TrainOpts;
 
 void train_defaults(TrainOpts *o);
+// the resolved configuration as "key=value" lines (printed and stored in every checkpoint)
+char *train_config(const TrainOpts *o);
 // 0 on success; -1 with fr_err
 int train_run(const TrainOpts *o);
 // the newest complete step in dir (0 if none)

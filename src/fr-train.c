@@ -8,16 +8,17 @@
 
 #include "backbones.h"
 #include "cli.h"
+#include "loader.h"
 #include "msg.h"
 #include "out.h"
 #include "train.h"
 #include "xio.h"
 
 static const char SYNOPSIS[] =
-    "fr-train [--arch A] [--head H] [--batch N] [--epochs N | --steps N] [--lr X] [--resume] -o DIR PACK.frd";
+    "fr-train [--arch A] [--head H] [--batch-size N] [--epochs N | --steps N] [--lr X] [--resume] -o DIR PACK.frd";
 
 static const char HELP[] =
-    "usage: fr-train [--arch A] [--head H] [--batch N] [--epochs N | --steps N] [--lr X] [--resume] -o DIR PACK.frd\n"
+    "usage: fr-train [--arch A] [--head H] [--batch-size N] [--epochs N | --steps N] [--lr X] [--resume] -o DIR PACK.frd\n"
     "\n"
     "Train a backbone and a classification head on the labelled records of a pack.\n"
     "Checkpoints go to DIR as step-NNNNNNNN.frm (the model, for fr-embed and fr-eval)\n"
@@ -34,21 +35,28 @@ static const char HELP[] =
     "      --margin M         the margin m (defaults: cosface 0.4, arcface/curricular 0.5, cifp 0.35)\n"
     "      --alpha A          CurricularFace: momentum of t (default 0.01)\n"
     "      --easy-margin      ArcFace: the easy-margin variant\n"
-    "  -b, --batch N          images per step (default 64)\n"
+    "  -b, --batch-size N     images per step (default 64; also --batch)\n"
     "  -e, --epochs N         passes over the pack (default 1)\n"
     "  -n, --steps N          steps in all (overrides --epochs)\n"
     "      --opt O            sgd (default), nesterov, adam or adamw\n"
     "  -l, --lr X             base learning rate (default 0.1)\n"
     "      --momentum X       SGD momentum (default 0.9)\n"
     "      --wd X             weight decay (default 5e-4)\n"
-    "      --sched S          const (default), step, cosine or poly\n"
+    "      --lr-schedule S    const (default), step, cosine or poly (also --sched)\n"
     "      --milestones LIST  step: the steps at which lr is multiplied by --gamma (e.g. 2000,4000)\n"
     "      --gamma X          step: the factor (default 0.1)\n"
     "      --warmup N         linear warm-up over the first N steps\n"
     "      --flip P           horizontal flip probability (default 0.5)\n"
     "      --pad N            random crop after padding by N pixels (CIFAR: 4)\n"
+    "      --rsa SPEC         random-scale augmentation (FAN): random:RMIN shrinks to r x r,\n"
+    "                         r uniform in [RMIN, side], fixed:R1,R2,... to one of those sides,\n"
+    "                         and back up (bicubic)\n"
+    "      --p-rsa P          the probability of --rsa per image (default 1)\n"
+    "      --clip-grad X      clip the global gradient norm to X (torch's clip_grad_norm_)\n"
+    "      --val P.frd        score this labelled pack at each checkpoint (val.tsv)\n"
     "      --init M.frm       start from the backbone weights of a model\n"
     "      --save-every N     also save every N steps (default: at the end only)\n"
+    "      --keep K           keep only the newest K checkpoints (default: all)\n"
     "  -r, --resume           continue from the newest complete checkpoint in DIR\n"
     "      --log-every N      a progress line every N steps (default 10; 0: none)\n"
     "  -o, --output DIR       the run's folder (created)\n"
@@ -70,18 +78,20 @@ int main(int argc, char **argv) {
     const char *optname = "sgd", *sched = "const", *milestones = NULL;
     double lr = 0.1, momentum = 0.9, wd = 5e-4, gamma = 0.1;
     uint64_t warmup = 0;
+    double prsa = 1;
     enum { O_INPUT = 0x100, O_EMB, O_SCALE, O_MARGIN, O_ALPHA, O_EASY, O_OPT, O_MOM, O_WD, O_SCHED, O_MILE, O_GAMMA,
-           O_WARM, O_FLIP, O_PAD, O_INIT, O_SAVE, O_LOG };
+           O_WARM, O_FLIP, O_PAD, O_INIT, O_SAVE, O_LOG, O_RSA, O_PRSA, O_CLIP, O_VAL, O_KEEP };
     static const struct option longopts[] = {
         {"arch", required_argument, 0, 'a'}, {"input", required_argument, 0, O_INPUT}, {"emb", required_argument, 0, O_EMB},
         {"head", required_argument, 0, 'H'}, {"scale", required_argument, 0, O_SCALE}, {"margin", required_argument, 0, O_MARGIN},
-        {"alpha", required_argument, 0, O_ALPHA}, {"easy-margin", no_argument, 0, O_EASY}, {"batch", required_argument, 0, 'b'},
+        {"alpha", required_argument, 0, O_ALPHA}, {"easy-margin", no_argument, 0, O_EASY}, {"batch", required_argument, 0, 'b'}, {"batch-size", required_argument, 0, 'b'},
         {"epochs", required_argument, 0, 'e'}, {"steps", required_argument, 0, 'n'}, {"opt", required_argument, 0, O_OPT},
         {"lr", required_argument, 0, 'l'}, {"momentum", required_argument, 0, O_MOM}, {"wd", required_argument, 0, O_WD},
-        {"sched", required_argument, 0, O_SCHED}, {"milestones", required_argument, 0, O_MILE}, {"gamma", required_argument, 0, O_GAMMA},
+        {"sched", required_argument, 0, O_SCHED}, {"lr-schedule", required_argument, 0, O_SCHED}, {"milestones", required_argument, 0, O_MILE}, {"gamma", required_argument, 0, O_GAMMA},
         {"warmup", required_argument, 0, O_WARM}, {"flip", required_argument, 0, O_FLIP}, {"pad", required_argument, 0, O_PAD},
         {"init", required_argument, 0, O_INIT}, {"save-every", required_argument, 0, O_SAVE}, {"resume", no_argument, 0, 'r'},
-        {"log-every", required_argument, 0, O_LOG}, CLI_COMMON_LONGOPTS, {0, 0, 0, 0},
+        {"log-every", required_argument, 0, O_LOG}, {"rsa", required_argument, 0, O_RSA}, {"p-rsa", required_argument, 0, O_PRSA},
+        {"clip-grad", required_argument, 0, O_CLIP}, {"val", required_argument, 0, O_VAL}, {"keep", required_argument, 0, O_KEEP}, CLI_COMMON_LONGOPTS, {0, 0, 0, 0},
     };
     int opt;
     while ((opt = getopt_long(argc, argv, ":a:H:b:e:n:l:r" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
@@ -105,7 +115,7 @@ int main(int argc, char **argv) {
                 fr_usage("--opt: '%s' is not sgd, nesterov, adam or adamw", optarg);
             optname = optarg;
             break;
-        case 'l': lr = cli_float(optarg, 0, 1e3, "--lr"); break;
+        case 'l': lr = cli_float(optarg, 0, 1e30, "--lr"); break;
         case O_MOM: momentum = cli_float(optarg, 0, 1, "--momentum"); break;
         case O_WD: wd = cli_float(optarg, 0, 1, "--wd"); break;
         case O_SCHED:
@@ -121,11 +131,33 @@ int main(int argc, char **argv) {
         case O_INIT: o.init = optarg; break;
         case O_SAVE: o.save_every = cli_u64(optarg, 1, UINT64_MAX / 2, "--save-every"); break;
         case 'r': o.resume = 1; break;
+        case O_RSA:
+            if (!strncmp(optarg, "random:", 7)) {
+                o.view.rsa = RSA_RANDOM;
+                o.view.r_min = (int)cli_int(optarg + 7, 1, 4096, "--rsa random");
+            } else if (!strncmp(optarg, "fixed:", 6)) {
+                char *dup = xstrdup(optarg + 6), *sv = NULL;
+                o.view.rsa = RSA_FIXED, o.view.nr = 0;
+                for (char *t = strtok_r(dup, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
+                    if (o.view.nr == 8) fr_usage("--rsa fixed: at most 8 sides");
+                    o.view.r_set[o.view.nr++] = (int)cli_int(t, 1, 4096, "--rsa fixed");
+                }
+                free(dup);
+                if (!o.view.nr) fr_usage("--rsa fixed: no side given");
+            } else {
+                fr_usage("--rsa: '%s' is not random:RMIN or fixed:R1,R2,...", optarg);
+            }
+            break;
+        case O_PRSA: prsa = cli_float(optarg, 0, 1, "--p-rsa"); break;
+        case O_CLIP: o.clip = cli_float(optarg, 1e-12, 1e12, "--clip-grad"); break;
+        case O_VAL: o.val = optarg; break;
+        case O_KEEP: o.keep = (int)cli_int(optarg, 1, 1 << 30, "--keep"); break;
         case O_LOG: o.log_every = (int)cli_int(optarg, 0, 1 << 30, "--log-every"); break;
         default: cli_common(opt, optarg, &cc, HELP);
         }
     }
     if (optind + 1 != argc) fr_usage(optind == argc ? "no PACK.frd given" : "one pack at a time");
+    o.view.p_rsa = o.view.rsa ? (float)prsa : 0;
     if (!cc.out) fr_usage("no output folder given (-o DIR)");
     o.pack = argv[optind], o.outdir = cc.out, o.seed = cc.seed, o.threads = cc.threads;
 

@@ -29,6 +29,10 @@ run fr-train "${NET[@]}" -H arcface --scale 16 -b 32 -n 40 -o L t.frd
 expect_rc 0
 [[ -f L/step-00000040.done && -f L/step-00000040.frm && -f L/step-00000040.frst ]] || fail "no final checkpoint"
 [[ $(wc -l <L/log.tsv) -eq 41 ]] || fail "log.tsv has $(wc -l <L/log.tsv) lines, expected a header and 40 rows"
+[[ $(head -1 L/log.tsv) == $'step\tepoch\tloss\ttrain_acc\tlr\timages_per_s\tt' ]] || fail "log.tsv header: $(head -1 L/log.tsv)"
+awk -F'\t' 'NR>31{a+=$4} END{exit !(a/10 > 0.5)}' L/log.tsv || fail "training accuracy stays low: $(cut -f4 L/log.tsv | tr '\n' ' ')"
+run fr-info -j L/step-00000040.frm
+expect_out_match 'head=arcface s=16 m=0.5'; expect_out_match 'opt=sgd momentum=0.9'
 awk -F'\t' 'NR>1&&NR<=11{a+=$3} NR>31{b+=$3} END{exit !(b < 0.5*a)}' L/log.tsv || fail "the loss did not halve: $(cut -f3 L/log.tsv | tr '\n' ' ')"
 run fr-train "${NET[@]}" -H arcface --scale 16 -b 32 -n 1 --lr 0 -o I t.frd
 expect_rc 0
@@ -67,18 +71,44 @@ run fr-train "${NET[@]}" -b 16 -n $((s + 2)) -r -o S t.frd
 expect_rc 0
 [[ -f S/step-$(printf %08d $((s + 2))).done ]] || fail "resume after SIGINT did not reach step $((s + 2))"
 
+# a kill -9 at a random moment (checkpoints every step, so often mid-write), then the same
+# command again, ends where a straight run ends, byte for byte
+K=(-a tiny-ir --input 32 --emb 32 -H curricular --scale 16 -b 16 -n 24 --save-every 1 -r --log-every 0 -o run ../t.frd)
+mkdir K1 K2
+(cd K1 && fr-train -q "${K[@]}") || fail "straight run failed"
+(cd K2 && exec fr-train -q "${K[@]}") &
+pid=$!
+sleep 0.$((RANDOM % 6 + 3))
+kill -9 $pid; wait $pid 2>/dev/null
+[[ -f K2/run/step-00000024.done ]] && fail "the kill came after the run had finished"
+(cd K2 && fr-train -q "${K[@]}") || fail "the run after kill -9 failed"
+cmp K1/run/step-00000024.frm K2/run/step-00000024.frm || fail "kill -9 and resume: the model differs"
+cmp K1/run/step-00000024.frst K2/run/step-00000024.frst || fail "kill -9 and resume: the state differs"
+
+# --keep, --val, --clip-grad
+run fr-train "${NET[@]}" -H softmax -b 16 -n 6 --save-every 2 --keep 2 --clip-grad 1 --val t.frd -o V t.frd
+expect_rc 0
+[[ $(ls V/*.done | tr '\n' ' ') == "V/step-00000004.done V/step-00000006.done " ]] || fail "--keep 2 left $(ls V)"
+[[ $(wc -l <V/val.tsv) -eq 4 ]] || fail "val.tsv: $(cat V/val.tsv)"
+awk -F'\t' 'NR>1{exit !($2 >= 0 && $2 <= 1)}' V/val.tsv || fail "val.tsv: $(cat V/val.tsv)"
+# a loss that blows up stops with the step and the causes
+run fr-train "${NET[@]}" -H softmax -b 16 -n 50 --lr 1e30 --log-every 0 -o N t.frd
+expect_rc 1; expect_err_match '^fr-train: error: step [0-9]+: the loss is (NaN|infinite); likely causes'; expect_err_oneline
+
 # fr-embed: flip modes, raw, stdout, and errors
 M=L/step-00000040.frm
 fr-embed -q -m $M --flip none --raw -o n.fre t.frd && fr-convert -q -o n.npy n.fre || fail "fr-embed --flip none failed"
 fr-embed -q -m $M -o s.fre t.frd && fr-convert -q -o s.npy s.fre || fail "fr-embed failed"
 fr-embed -q -m $M --flip concat -o c.fre t.frd && fr-convert -q -o c.npy c.fre || fail "fr-embed --flip concat failed"
-fr-embed -q -m $M -b 7 -o - t.frd | fr-convert -q -o s7.npy - || fail "fr-embed to a pipe failed"
+fr-embed -q -b 7 -o - $M t.frd | fr-convert -q -o s7.npy - || fail "fr-embed to a pipe failed"
+fr-embed -q --flip normsum -o ns.fre $M t.frd && fr-convert -q -o ns.npy ns.fre || fail "fr-embed --flip normsum failed"
+fr-embed -q --degrade 8 -o d.fre $M t.frd && fr-convert -q -o d.npy d.fre || fail "fr-embed --degrade failed"
 run fr-info s.fre
 expect_out_match 'dim +32'
 if have_numpy; then
     /usr/bin/python3 - <<'PY' || fail "fr-embed's vectors are not what the flip modes define"
 import numpy as np
-n, s, c, s7 = (np.load(f + ".npy") for f in ("n", "s", "c", "s7"))
+n, s, c, s7, ns, d = (np.load(f + ".npy") for f in ("n", "s", "c", "s7", "ns", "d"))
 assert n.shape == (96, 32) and s.shape == (96, 32) and c.shape == (96, 64), (n.shape, s.shape, c.shape)
 assert np.allclose(np.linalg.norm(s, axis=1), 1, atol=1e-5)
 assert not np.allclose(np.linalg.norm(n, axis=1), 1, atol=1e-3)  # raw: BN1d output, not unit
@@ -91,6 +121,10 @@ assert not np.allclose(a, b, atol=1e-3)                           # the flip cha
 # s must lie between a and b's directions: s ~ normalize(|f|a + |g|b) with positive weights
 assert (np.sum(s * a, 1) > np.sum(a * b, 1) - 1e-5).all() and (np.sum(s * b, 1) > np.sum(a * b, 1) - 1e-5).all()
 assert np.abs(s - s7).max() < 1e-5, np.abs(s - s7).max()         # batch size does not matter in eval mode
+m = (a + b) / np.linalg.norm(a + b, axis=1, keepdims=True)
+assert np.abs(ns - m).max() < 1e-5, np.abs(ns - m).max()          # normsum from the concat halves
+assert d.shape == s.shape and np.abs(d - s).max() > 1e-2           # 8x8 probes embed differently
+assert np.allclose(np.linalg.norm(d, axis=1), 1, atol=1e-5)
 PY
 fi
 run fr-embed -m $M -o x.fre big.frd
