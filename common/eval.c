@@ -285,9 +285,52 @@ out:
     return rc;
 }
 
+static void ident_report(Report *r, const float *prb, const int32_t *pl, size_t np, const float *gal, const int32_t *gl,
+                         size_t ng, int dim, double fpir, const char *gallery_note) {
+    float *ts = xmalloc(sizeof(float) * np * 5);
+    uint32_t *ti = xmalloc(sizeof(uint32_t) * np * 5);
+    search_topk(prb, np, gal, ng, dim, 5, ts, ti);
+    IdentResult ir;
+    ident_eval(ts, ti, np, 5, pl, gl, ng, fpir, &ir);
+    report_count(r, "identification", "gallery", (double)ng, gallery_note);
+    report_count(r, "identification", "probes", (double)np, NULL);
+    report_num(r, "identification", "rank-1", ir.rank1, NULL);
+    report_num(r, "identification", "rank-5", ir.rank5, NULL);
+    char note[96];
+    snprintf(note, sizeof note, "open set at FPIR %g (probes of identities outside the gallery set the threshold)", fpir);
+    report_num(r, "identification", "TPIR", ir.tpir, note);
+    report_protocol(r, "identification: cosine; closed set over the mated probes; a probe's rank counts gallery entries above its mate");
+    free(ts), free(ti);
+}
+
+// every labelled row of o->gallery against every labelled row of e
+static int ident_gallery(const EvalOpts *o, FremData *e, Report *r) {
+    FremData g;
+    if (load_emb(o->gallery, &g, NULL)) {
+        frem_free(e);
+        return -1;
+    }
+    int rc = 0;
+    if (g.dim != e->dim) rc = fr_err("%s: %u-d vectors, the probes in %s are %u-d", o->gallery, g.dim, o->emb, e->dim);
+    float *gal = xmalloc(sizeof(float) * (g.n ? g.n : 1) * g.dim), *prb = xmalloc(sizeof(float) * (e->n ? e->n : 1) * e->dim);
+    int32_t *gl = xmalloc(sizeof *gl * (g.n ? g.n : 1)), *pl = xmalloc(sizeof *pl * (e->n ? e->n : 1));
+    size_t ng = 0, np = 0;
+    for (size_t i = 0; !rc && i < g.n; i++)
+        if (g.label[i] >= 0) memcpy(gal + ng * g.dim, g.x + i * g.dim, sizeof(float) * g.dim), gl[ng++] = g.label[i];
+    for (size_t i = 0; !rc && i < e->n; i++)
+        if (e->label[i] >= 0) memcpy(prb + np * e->dim, e->x + i * e->dim, sizeof(float) * e->dim), pl[np++] = e->label[i];
+    if (!rc && !ng) rc = fr_err("%s: no labelled row for the gallery", o->gallery);
+    if (!rc && !np) rc = fr_err("%s: no labelled probe", o->emb);
+    if (!rc) ident_report(r, prb, pl, np, gal, gl, ng, (int)e->dim, o->fpir, o->gallery);
+    free(gal), free(prb), free(gl), free(pl);
+    frem_free(&g), frem_free(e);
+    return rc;
+}
+
 int eval_ident(const EvalOpts *o, Report *r) {
     FremData e;
     if (load_emb(o->emb, &e, NULL)) return -1;
+    if (o->gallery) return ident_gallery(o, &e, r);
     // gallery: the first row of each identity; probes: the other rows
     int32_t maxl = -1;
     for (size_t i = 0; i < e.n; i++) maxl = e.label[i] > maxl ? e.label[i] : maxl;
@@ -306,22 +349,7 @@ int eval_ident(const EvalOpts *o, Report *r) {
     }
     int rc = 0;
     if (!np || !ng) rc = fr_err("%s: identification needs labelled rows with at least two images of an identity", o->emb);
-    if (!rc) {
-        float *ts = xmalloc(sizeof(float) * np * 5);
-        uint32_t *ti = xmalloc(sizeof(uint32_t) * np * 5);
-        search_topk(prb, np, gal, ng, (int)e.dim, 5, ts, ti);
-        IdentResult ir;
-        ident_eval(ts, ti, np, 5, pl, gl, ng, o->fpir, &ir);
-        report_count(r, "identification", "gallery", (double)ng, "first image of each identity");
-        report_count(r, "identification", "probes", (double)np, NULL);
-        report_num(r, "identification", "rank-1", ir.rank1, NULL);
-        report_num(r, "identification", "rank-5", ir.rank5, NULL);
-        char note[96];
-        snprintf(note, sizeof note, "open set at FPIR %g (probes of identities outside the gallery set the threshold)", o->fpir);
-        report_num(r, "identification", "TPIR", ir.tpir, note);
-        report_protocol(r, "identification: cosine; closed set over the mated probes; a probe's rank counts gallery entries above its mate");
-        free(ts), free(ti);
-    }
+    if (!rc) ident_report(r, prb, pl, np, gal, gl, ng, (int)e.dim, o->fpir, "first image of each identity");
     free(seen), free(gal), free(prb), free(gl), free(pl);
     frem_free(&e);
     return rc;

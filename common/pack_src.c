@@ -53,7 +53,8 @@ static int fl_next(PackSource *s, PackItem *it) {
     if (f->next >= f->n) return 0;
     uint64_t i = f->next++;
     char *path = xmalloc(strlen(f->root) + strlen(f->rel[i]) + 2);
-    sprintf(path, "%s/%s", f->root, f->rel[i]);
+    if (f->rel[i][0] == '/') strcpy(path, f->rel[i]);  // an absolute path in a list stands as it is
+    else sprintf(path, "%s/%s", f->root, f->rel[i]);
     size_t n;
     uint8_t *b = read_file(path, &n);
     free(path);

@@ -32,6 +32,8 @@ static const char HELP[] =
     "      --fpr-target X     --groups: the global threshold's FPR on all impostor pairs (default 1e-3)\n"
     "      --quality Q.fre    verify: 1-d per-image quality: error versus reject at FMR 1e-2..1e-4\n"
     "      --fpir X           ident: open-set FPIR (default 1e-2)\n"
+    "      --gallery G.fre    ident: these rows are the gallery, every labelled row of EMB a probe\n"
+    "                         (default: the first image of each identity, the rest probes)\n"
     "  -F, --format F         table (default), tsv or json\n"
     "  -o, --output FILE      write the report there (default: standard output)\n"
     "  -q, --quiet            no notes on stderr\n"
@@ -46,12 +48,12 @@ int main(int argc, char **argv) {
     eval_defaults(&o);
     const char *task = "verify";
     int format = REPORT_TABLE;
-    enum { OPT_PACK = 0x100, OPT_PROBE, OPT_ALL, OPT_FOLDS, OPT_GROUPS, OPT_FPR, OPT_Q, OPT_FPIR };
+    enum { OPT_PACK = 0x100, OPT_PROBE, OPT_ALL, OPT_FOLDS, OPT_GROUPS, OPT_FPR, OPT_Q, OPT_FPIR, OPT_GAL };
     static const struct option longopts[] = {
         {"task", required_argument, 0, 't'}, {"pairs", required_argument, 0, 'p'}, {"pack", required_argument, 0, OPT_PACK},
         {"probe", required_argument, 0, OPT_PROBE}, {"all-pairs", no_argument, 0, OPT_ALL}, {"folds", required_argument, 0, OPT_FOLDS},
         {"groups", no_argument, 0, OPT_GROUPS}, {"fpr-target", required_argument, 0, OPT_FPR}, {"quality", required_argument, 0, OPT_Q},
-        {"fpir", required_argument, 0, OPT_FPIR}, {"format", required_argument, 0, 'F'}, {"output", required_argument, 0, 'o'},
+        {"fpir", required_argument, 0, OPT_FPIR}, {"gallery", required_argument, 0, OPT_GAL}, {"format", required_argument, 0, 'F'}, {"output", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {"quiet", no_argument, 0, 'q'}, {0, 0, 0, 0},
     };
     int opt;
@@ -69,6 +71,7 @@ int main(int argc, char **argv) {
         case OPT_GROUPS: o.groups = 1; break;
         case OPT_FPR: o.fpr_target = cli_float(optarg, 0, 1, "--fpr-target"); break;
         case OPT_Q: o.quality = optarg; break;
+        case OPT_GAL: o.gallery = optarg; break;
         case OPT_FPIR: o.fpir = cli_float(optarg, 0, 1, "--fpir"); break;
         case 'F':
             if (!strcmp(optarg, "table")) format = REPORT_TABLE;
