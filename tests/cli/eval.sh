@@ -60,6 +60,26 @@ expect_rc 0; expect_out_match $'^verification\tpairs\t7140'; expect_out_match $'
 run fr-eval --task ident -F json e.fre
 expect_rc 0
 [[ $(json 'r[("identification","gallery")], r[("identification","probes")]') == "(40, 80)" ]] || fail "ident split"
+# a gallery from its own file: two images of each identity, the third as probe; rank-1 as numpy's nearest cosine
+/usr/bin/python3 -c '
+import numpy as np
+x, l = np.load("e.npy"), np.load("l.npy")
+gi = np.arange(120) % 3 != 2
+np.save("ge.npy", x[gi]); np.save("gl.npy", l[gi]); np.save("pe.npy", x[~gi]); np.save("pl.npy", l[~gi])'
+fr-convert -q --labels gl.npy -o ge.fre ge.npy && fr-convert -q --labels pl.npy -o pe.fre pe.npy || fail "fr-convert failed"
+run fr-eval --task ident --gallery ge.fre -F json pe.fre
+expect_rc 0
+[[ $(json 'r[("identification","gallery")], r[("identification","probes")]') == "(80, 40)" ]] || fail "ident --gallery split"
+/usr/bin/python3 - "$out" <<'PY' || fail "ident --gallery rank-1 differs from numpy"
+import json, sys, numpy as np
+r = {(x["section"], x["name"]): x["value"] for x in json.load(open(sys.argv[1]))["results"]}
+g, gl, p, pl = np.load("ge.npy"), np.load("gl.npy"), np.load("pe.npy"), np.load("pl.npy")
+g = g / np.linalg.norm(g, axis=1, keepdims=True); p = p / np.linalg.norm(p, axis=1, keepdims=True)
+r1 = (gl[(p @ g.T).argmax(1)] == pl).mean()
+assert abs(r[("identification", "rank-1")] - r1) < 1e-12, (r[("identification", "rank-1")], r1)
+PY
+run fr-eval --task ident --gallery e8.npy pe.fre
+expect_rc 1; expect_err_match 'e8.npy: 8-d vectors'
 run fr-eval --task classify -F json lg.fre
 expect_rc 0
 /usr/bin/python3 - "$out" <<'PY' || fail "classification differs from numpy"

@@ -80,6 +80,12 @@ for l in plain.txt mx.lst if.lst; do
 done
 run fr-info -j -n -1 plain.txt.frd
 [[ $(json '[r["group"] for r in o["records"]]') == "[1, 0]" ]] || fail "plain list groups"
+# absolute paths in a list stand as they are, from any folder
+mkdir -p sub && printf '%s 0\n' "$PWD/imgs/alice/0.ppm" >sub/abs.txt
+run fr-pack -q -o abs.frd sub/abs.txt
+expect_rc 0
+run fr-info -j -n -1 abs.frd
+[[ $(json '[r["key"] for r in o["records"]]') == "['$PWD/imgs/alice/0.ppm']" ]] || fail "absolute list path: $(json '[r["key"] for r in o["records"]]')"
 printf 'imgs/alice/0.ppm zero\n' >badlab.txt
 run fr-pack -q -o x.frd badlab.txt
 expect_rc 1; expect_err_match "badlab.txt: line 1: label 'zero'"
