@@ -363,6 +363,8 @@ int train_run(const TrainOpts *o) {
     optim_free(opt), head_free(h), loader_close(ld), net_free(net);
     return 0;
 fail2:
+    if (log.fp) fclose(log.fp);
+    free(log.path);
     free(x), free(dx), free(info), free(lab), free(logp);
 fail:
     optim_free(opt), head_free(h), loader_close(ld), net_free(net);
