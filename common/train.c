@@ -260,9 +260,21 @@ int train_run(const TrainOpts *o) {
     if (o->init) {  // weights only, counters reset
         FrBundle b;
         if (bundle_read(&b, o->init, &FR_KIND_FRCK)) goto fail;
-        int bad = net_load_tensors(net, &b, 0, NULL, NULL, NULL);
+        int matched = 0, missing = 0, unexpected = 0;
+        int bad = net_load_tensors(net, &b, 0, &matched, &missing, &unexpected);
         bundle_free(&b);
-        if (bad) goto fail;
+        if (bad) {
+            char m[600];
+            snprintf(m, sizeof m, "%s", fr_errmsg());
+            fr_err("%s: %s", o->init, m);
+            goto fail;
+        }
+        if (!matched) {
+            fr_err("%s: no tensor matches %s by name and shape", o->init, o->arch);
+            goto fail;
+        }
+        fr_note("--init %s: %d tensors loaded, %d of the network's not in the file (kept as initialised), %d in the file "
+                "not used (-v lists them)", o->init, matched, missing, unexpected);
     }
     if (o->resume && (step = train_latest(o->outdir)) > 0) {
         char *pm = path_of(o->outdir, step, "frm"), *ps = path_of(o->outdir, step, "frst");

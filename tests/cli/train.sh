@@ -44,6 +44,12 @@ awk -v i="$(cat I.auc)" -v l="$(cat L.auc)" 'BEGIN{exit !(l > i + 0.1 && l > 0.9
 run fr-train "${NET[@]}" -n 2 -o L t.frd
 expect_rc 1; expect_err_match 'holds checkpoints up to step 40; --resume'
 
+# --init loads by name and says what it did; a shape that does not fit is an error naming the file
+run fr-train -a tiny-ir --input 32 --emb 32 -n 1 --log-every 0 --init L/step-00000040.frm -o F t.frd
+expect_rc 0; expect_err_match 'init L/step-00000040.frm: [0-9]+ tensors loaded, 0 of the network'
+run fr-train -q -a tiny-ir --input 32 --emb 16 -n 1 --init L/step-00000040.frm -o F2 t.frd
+expect_rc 1; expect_err_match '^fr-train: error: L/step-00000040.frm: tensor .*the network wants'
+
 # resume is exact: 3 steps, stop, 3 more == 6 straight (same command line in two folders)
 R=(-a tiny-ir --input 32 --emb 32 -H curricular --scale 16 -b 16 -n 6 --save-every 3 -r -o run ../t.frd)
 mkdir A B
