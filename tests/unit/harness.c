@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bundle.h"
 #include "harness.h"
+#include "msg.h"
 
 int test_failures;
 static char tmpdir[256];
@@ -95,4 +97,17 @@ int main(int argc, char **argv) {
         bad |= rc;
     }
     return bad;
+}
+
+void golden_load(FrBundle *b, const char *file) {
+    const char *root = getenv("FR_ROOT");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/ref/%s", root ? root : ".", file);
+    REQUIRE(bundle_read(b, path, &FR_KIND_FRCK) == 0, "%s", fr_errmsg());
+}
+
+FrTensor *golden(FrBundle *b, const char *name) {
+    FrTensor *t = bundle_find(b, name);
+    REQUIRE(t != NULL, "golden %s missing", name);
+    return t;
 }

@@ -29,6 +29,12 @@ const char *test_tmpdir(void);
 const char *test_path(const char *name);
 // ../shared/data, or NULL (then the test skips itself)
 const char *test_data_dir(void);
+// The PyTorch goldens: read $FR_ROOT/tests/ref/<file> (a failed read fails the case), and
+// look a tensor up by name (a missing one fails the case).
+struct FrBundle;
+struct FrTensor;
+void golden_load(struct FrBundle *b, const char *file);
+struct FrTensor *golden(struct FrBundle *b, const char *name);
 
 #define CHECK(c) ((c) ? (void)0 : test_fail(__FILE__, __LINE__, "CHECK(%s)", #c))
 #define CHECK_MSG(c, ...) ((c) ? (void)0 : test_fail(__FILE__, __LINE__, __VA_ARGS__))

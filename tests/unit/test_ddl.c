@@ -17,15 +17,10 @@
 enum { N = 8, D = 16, ROWS = 6 * N };
 static FrBundle ref;
 static const void *R(const char *n) {
-    FrTensor *t = bundle_find(&ref, n);
-    REQUIRE(t != NULL, "golden %s missing", n);
-    return t->data;
+    return golden(&ref, n)->data;
 }
 static void load(void) {
-    const char *root = getenv("FR_ROOT");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/ref/ddl.frm", root ? root : ".");
-    REQUIRE(bundle_read(&ref, path, &FR_KIND_FRCK) == 0, "%s", fr_errmsg());
+    golden_load(&ref, "ddl.frm");
 }
 // normal easy, normal hard, easy pairs, hard pairs: the layout of make-ref-ddl.py
 static const DdlSets SETS = {.nneg = 2, .neg_off = {0, N}, .neg_n = {N, N},

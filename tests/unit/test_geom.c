@@ -15,15 +15,10 @@
 
 static FrBundle ref;
 static void load(void) {
-    const char *root = getenv("FR_ROOT");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/ref/geom.frm", root ? root : ".");
-    REQUIRE(bundle_read(&ref, path, &FR_KIND_FRCK) == 0, "%s", fr_errmsg());
+    golden_load(&ref, "geom.frm");
 }
 static FrTensor *T(const char *name) {
-    FrTensor *t = bundle_find(&ref, name);
-    REQUIRE(t != NULL, "golden %s missing", name);
-    return t;
+    return golden(&ref, name);
 }
 
 // returns the number of differing pixels; max difference through *maxd

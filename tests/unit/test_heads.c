@@ -20,15 +20,10 @@
 enum { B = 8, C = 12, D = 6 };
 static FrBundle ref;
 static const float *R(const char *n) {
-    FrTensor *t = bundle_find(&ref, n);
-    REQUIRE(t != NULL, "golden %s missing", n);
-    return t->data;
+    return golden(&ref, n)->data;
 }
 static void load(void) {
-    const char *root = getenv("FR_ROOT");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/ref/heads.frm", root ? root : ".");
-    REQUIRE(bundle_read(&ref, path, &FR_KIND_FRCK) == 0, "%s", fr_errmsg());
+    golden_load(&ref, "heads.frm");
 }
 
 static Head *make(int kind, int c0, int c1, Comm *comm) {

@@ -16,17 +16,12 @@
 
 static FrBundle ref;
 static void load(void) {
-    const char *root = getenv("FR_ROOT");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/ref/eval.frm", root ? root : ".");
-    REQUIRE(bundle_read(&ref, path, &FR_KIND_FRCK) == 0, "%s", fr_errmsg());
+    golden_load(&ref, "eval.frm");
 }
 static FrTensor *T(const char *c, const char *w) {
     char n[128];
     snprintf(n, sizeof n, "%s%s%s", c, w[0] ? "." : "", w);
-    FrTensor *t = bundle_find(&ref, n);
-    REQUIRE(t != NULL, "golden %s missing", n);
-    return t;
+    return golden(&ref, n);
 }
 
 static void t_kfold(void) {

@@ -15,15 +15,10 @@
 
 static FrBundle ref;
 static void load(void) {
-    const char *root = getenv("FR_ROOT");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/ref/ops.frm", root ? root : ".");
-    REQUIRE(bundle_read(&ref, path, &FR_KIND_FRCK) == 0, "%s", fr_errmsg());
+    golden_load(&ref, "ops.frm");
 }
 static const void *R(const char *name) {
-    FrTensor *t = bundle_find(&ref, name);
-    REQUIRE(t != NULL, "golden %s missing", name);
-    return t->data;
+    return golden(&ref, name)->data;
 }
 
 static void run_opt(const char *name, int kind, int nesterov, float lr, float wd) {

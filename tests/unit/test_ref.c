@@ -19,19 +19,14 @@ static int loaded;
 
 static void load(void) {
     if (loaded) return;
-    const char *root = getenv("FR_ROOT");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/ref/ops.frm", root ? root : ".");
-    REQUIRE(bundle_read(&ref, path, &FR_KIND_FRCK) == 0, "%s", fr_errmsg());
+    golden_load(&ref, "ops.frm");
     loaded = 1;
 }
 
 static FrTensor *T(const char *c, const char *what) {
     char name[256];
     snprintf(name, sizeof name, "%s.%s", c, what);
-    FrTensor *t = bundle_find(&ref, name);
-    REQUIRE(t != NULL, "golden tensor %s missing", name);
-    return t;
+    return golden(&ref, name);
 }
 static float *F(const char *c, const char *what) { return T(c, what)->data; }
 static size_t numel(const FrTensor *t) { return t->bytes / 4; }
