@@ -46,17 +46,31 @@ char *train_config(const TrainOpts *o) {
     return c;
 }
 
-uint64_t train_latest(const char *dir) {
+// the steps of dir's complete checkpoints (those with a .done), in directory order
+static uint64_t *complete_steps(const char *dir, size_t *n) {
+    *n = 0;
     DIR *d = opendir(dir);
-    if (!d) return 0;
-    uint64_t best = 0;
+    if (!d) return NULL;
+    uint64_t *steps = NULL;
+    size_t cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        unsigned long long s;
+        unsigned long long st;
         char tail[16];
-        if (sscanf(e->d_name, "step-%llu.%15s", &s, tail) == 2 && !strcmp(tail, "done") && s > best) best = s;
+        if (sscanf(e->d_name, "step-%llu.%15s", &st, tail) == 2 && !strcmp(tail, "done")) {
+            if (*n == cap) steps = xrealloc(steps, sizeof *steps * (cap = cap ? 2 * cap : 16));
+            steps[(*n)++] = st;
+        }
     }
     closedir(d);
+    return steps;
+}
+
+uint64_t train_latest(const char *dir) {
+    size_t n;
+    uint64_t *steps = complete_steps(dir, &n), best = 0;
+    for (size_t i = 0; i < n; i++) best = steps[i] > best ? steps[i] : best;
+    free(steps);
     return best;
 }
 
@@ -69,20 +83,8 @@ static char *path_of(const char *dir, uint64_t step, const char *ext) {
 // remove all but the newest keep complete checkpoints (the .done first, so a half-removed
 // step is never taken for a complete one)
 static void prune(const char *dir, int keep) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    uint64_t *steps = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        unsigned long long st;
-        char tail[16];
-        if (sscanf(e->d_name, "step-%llu.%15s", &st, tail) == 2 && !strcmp(tail, "done")) {
-            if (n == cap) steps = xrealloc(steps, sizeof *steps * (cap = cap ? 2 * cap : 16));
-            steps[n++] = st;
-        }
-    }
-    closedir(d);
+    size_t n;
+    uint64_t *steps = complete_steps(dir, &n);
     for (size_t i = 0; i < n; i++) {
         size_t newer = 0;
         for (size_t j = 0; j < n; j++) newer += steps[j] > steps[i];
@@ -163,6 +165,12 @@ static int validate(const TrainOpts *o, Net *net, const Head *h, uint64_t step) 
     float *x = xmalloc(sizeof(float) * chw * B);
     SampleInfo *info = xmalloc(sizeof *info * B);
     uint64_t n = pk->n, done = 0, scored = 0, right = 0;
+    double *winv = xmalloc(sizeof(double) * (size_t)nc);  // the cosine heads' 1 / |w_j|
+    for (int j = 0; j < nc; j++) {
+        double ww = 0;
+        for (int k = 0; k < D; k++) ww += (double)h->W[(size_t)j * D + k] * h->W[(size_t)j * D + k];
+        winv[j] = 1 / fmax(sqrt(ww), 1e-12);
+    }
     net->training = 0;
     int rc = 0;
     for (uint64_t s = 0; s < loader_steps(ld) && !rc; s++) {
@@ -183,9 +191,9 @@ static int validate(const TrainOpts *o, Net *net, const Head *h, uint64_t step) 
             double bv = -INFINITY;
             for (int j = 0; j < nc; j++) {
                 const float *w = h->W + (size_t)j * D;
-                double dot = 0, ww = 0;
-                for (int k = 0; k < D; k++) dot += (double)v[k] * w[k], ww += (double)w[k] * w[k];
-                double z = h->cfg.kind == HEAD_SOFTMAX ? dot + h->b[j] : dot / fmax(sqrt(ww), 1e-12);
+                double dot = 0;
+                for (int k = 0; k < D; k++) dot += (double)v[k] * w[k];
+                double z = h->cfg.kind == HEAD_SOFTMAX ? dot + h->b[j] : dot * winv[j];
                 if (z > bv) bv = z, best = j;
             }
             scored++, right += best == info[i].label;
@@ -205,7 +213,7 @@ static int validate(const TrainOpts *o, Net *net, const Head *h, uint64_t step) 
         tsv_close(&vl);
         free(vp);
     }
-    free(x), free(info);
+    free(x), free(info), free(winv);
     loader_close(ld);
     return rc;
 }
