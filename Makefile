@@ -62,8 +62,8 @@ CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_ARCH ?= $(or $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 | tr -d .),90)
 ifeq ($(HAVE_CUDA),1)
 CFLAGS  += -DFR_HAVE_CUDA
-LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas
-NVFLAGS := -O2 -g -std=c++17 -Icommon -DFR_HAVE_CUDA -arch=sm_$(CUDA_ARCH) -Xcompiler -Wall,-Werror
+LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
+NVFLAGS := -O2 -g -std=c++20 -Icommon -DFR_HAVE_CUDA -arch=sm_$(CUDA_ARCH) -Xcompiler -Wall,-Werror
 endif
 ifeq ($(HAVE_MPI),1)
 CFLAGS  += -DFR_HAVE_MPI

@@ -3,13 +3,17 @@
  * inference for the reference workloads, with achieved GFLOP/s from the graph's
  * analytic FLOP count. `make bench` runs it; it never gates a test.
  *
- *   bench_nets ARCH INPUT BATCH MODE [ITERS]     MODE: train | infer
+ *   bench_nets ARCH INPUT BATCH MODE [ITERS [DEVICE]]
+ *
+ * MODE: train | infer. DEVICE: cpu (default), cuda (FP32) or cuda-tf32 (GEMMs on
+ * TF32 tensor cores); on a GPU the input batch is uploaded from the host every step.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backbones.h"
+#include "device.h"
 #include "msg.h"
 #include "optim.h"
 #include "progress.h"
@@ -37,7 +41,7 @@ static int cmpd(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    fr_set_prog("bench_nets", "bench_nets ARCH INPUT BATCH train|infer [ITERS]");
+    fr_set_prog("bench_nets", "bench_nets ARCH INPUT BATCH train|infer [ITERS [cpu|cuda|cuda-tf32]]");
     if (argc < 5) fr_usage("missing arguments");
     const char *arch = argv[1], *mode = argv[4];
     int input = atoi(argv[2]), batch = atoi(argv[3]), iters = argc > 5 ? atoi(argv[5]) : 5;
@@ -46,6 +50,20 @@ int main(int argc, char **argv) {
     Net *n = backbone_new(arch, input, emb);
     if (!n || net_finalize(n, !train)) fr_die("%s", fr_errmsg());
     net_init(n, 1);
+    const char *dev = argc > 6 ? argv[6] : "cpu";
+    int warm = 1;
+    if (strncmp(dev, "cuda", 4) == 0) {
+#ifdef FR_HAVE_CUDA
+        if (cuda_init(0)) fr_die("%s", fr_errmsg());
+        cuda_set_tf32(!strcmp(dev, "cuda-tf32"));
+        net_to(n, &BACKEND_CUDA);
+        warm = 3;
+#else
+        fr_die("%s: this frkit was built without CUDA", dev);
+#endif
+    } else if (strcmp(dev, "cpu")) {
+        fr_usage("device '%s' is not cpu, cuda or cuda-tf32", dev);
+    }
     size_t nx = (size_t)batch * 3 * input * input, ny = (size_t)batch * emb;
     float *x = xmalloc(sizeof(float) * nx), *dy = xmalloc(sizeof(float) * ny);
     Rng r = rng_stream(1, RNG_TEST, 0, 0);
@@ -56,11 +74,12 @@ int main(int argc, char **argv) {
         OptConfig c;
         optim_default(&c, OPT_SGD);
         o = optim_new(&c);
+        optim_set_backend(o, n->be);
         optim_add_net(o, n);
     }
     n->training = train;
-    double *t = xmalloc(sizeof(double) * (size_t)(iters + 1));
-    for (int it = 0; it <= iters; it++) {  // the first iteration warms up (allocation, page faults)
+    double *t = xmalloc(sizeof(double) * (size_t)(iters + warm));
+    for (int it = 0; it < iters + warm; it++) {  // the first iterations warm up (allocation, page faults, cuBLAS)
         double t0 = now_seconds();
         net_forward(n, x, batch);
         if (train) {
@@ -68,14 +87,15 @@ int main(int argc, char **argv) {
             net_backward(n, dy, batch);
             optim_step(o, 0.01f);
         }
+        n->be->sync();
         t[it] = now_seconds() - t0;
     }
-    qsort(t + 1, (size_t)iters, sizeof *t, cmpd);
-    double med = t[1 + iters / 2];
+    qsort(t + warm, (size_t)iters, sizeof *t, cmpd);
+    double med = t[warm + iters / 2];
     double gf = flops_per_image(n) * (train ? 3 : 1) * batch / med / 1e9;
-    printf("RESULT {\"impl\":\"frkit\",\"net\":\"%s\",\"input\":%d,\"mode\":\"%s\",\"batch\":%d,\"median_s\":%.4f,"
-           "\"img_per_s\":%.2f,\"gflop_per_img\":%.3f,\"gflops\":%.1f}\n",
-           arch, input, mode, batch, med, batch / med, flops_per_image(n) / 1e9, gf);
+    printf("RESULT {\"impl\":\"frkit\",\"device\":\"%s\",\"net\":\"%s\",\"input\":%d,\"mode\":\"%s\",\"batch\":%d,"
+           "\"median_s\":%.4f,\"img_per_s\":%.2f,\"gflop_per_img\":%.3f,\"gflops\":%.1f}\n",
+           dev, arch, input, mode, batch, med, batch / med, flops_per_image(n) / 1e9, gf);
     optim_free(o);
     net_free(n);
     free(x), free(dy), free(t);

@@ -66,9 +66,9 @@ static int kv_float(const char *desc, const char *key, float def, float *out) {
 // ---------------------------------------------------------------- helpers for layers
 
 static inline Node *IN(Net *net, Node *n, int k) { return &net->nodes[n->in[k]]; }
-static inline float *P(Net *net, Node *n, int k) { return net->pdata + net->params[n->p0 + k].off; }
+static inline float *P(Net *net, Node *n, int k) { return net->wp + net->params[n->p0 + k].off; }
 static inline float *GP(Net *net, Node *n, int k) {
-    return net->gdata && net->param_grads ? net->gdata + net->params[n->p0 + k].off : NULL;
+    return net->wg && net->param_grads ? net->wg + net->params[n->p0 + k].off : NULL;
 }
 static size_t rows(Net *net, Node *n, int batch) { (void)net; return (size_t)batch * shape_numel(n->out); }
 
@@ -391,9 +391,9 @@ static int flatten_infer(Node *n, Net *net) {
     n->out = (Shape){(int)shape_numel(IN(net, n, 0)->out), 1, 1};
     return 0;
 }
-static void copy_forward(Node *n, Net *net, int batch) { memcpy(n->y, IN(net, n, 0)->y, sizeof(float) * rows(net, n, batch)); }
+static void copy_forward(Node *n, Net *net, int batch) { net->be->copy(n->y, IN(net, n, 0)->y, sizeof(float) * rows(net, n, batch)); }
 static void copy_backward(Node *n, Net *net, int batch, float **din) {
-    if (din[0]) memcpy(din[0], n->dy, sizeof(float) * rows(net, n, batch));
+    if (din[0]) net->be->copy(din[0], n->dy, sizeof(float) * rows(net, n, batch));
 }
 typedef struct LinPriv {
     int out, bias, in;
@@ -484,7 +484,7 @@ static void add_forward(Node *n, Net *net, int batch) {
 static void add_backward(Node *n, Net *net, int batch, float **din) {
     size_t r = rows(net, n, batch);
     for (int k = 0; k < 2; k++)
-        if (din[k]) memcpy(din[k], n->dy, sizeof(float) * r);
+        if (din[k]) net->be->copy(din[k], n->dy, sizeof(float) * r);
 }
 static int chanmul_infer(Node *n, Net *net) {
     Shape a = IN(net, n, 0)->out, s = IN(net, n, 1)->out;
@@ -635,6 +635,7 @@ int net_finalize(Net *net, int frozen) {
     net->pdata = xcalloc(off ? off : 1, sizeof(float));
     net->frozen = frozen;
     if (!frozen) net->gdata = xcalloc(off ? off : 1, sizeof(float));
+    net->wp = net->pdata, net->wg = net->gdata;
     net->finalized = 1;
     return 0;
 }
@@ -642,6 +643,7 @@ int net_finalize(Net *net, int frozen) {
 void net_init(Net *net, uint64_t seed) {
     for (int i = 0; i < net->nn; i++)
         if (net->nodes[i].type->init) net->nodes[i].type->init(&net->nodes[i], net, seed);
+    net_push(net);
 }
 
 size_t net_param_count(const Net *net, int trainable_only) {
@@ -667,8 +669,8 @@ float *net_param_data(Net *net, const char *name) {
 void net_alloc(Net *net, int batch) {
     FR_ASSERT(net->finalized);
     if (net->batch == batch && net->act) return;
-    free(net->act);
-    free(net->ws);
+    if (net->act) net->be->release(net->act), net->act = NULL;
+    if (net->ws) net->be->release(net->ws), net->ws = NULL;
     size_t total = 0, ws = 0, tmp = 0;
     for (int i = 0; i < net->nn; i++) {
         Node *n = &net->nodes[i];
@@ -685,8 +687,8 @@ void net_alloc(Net *net, int batch) {
         }
         if (need > tmp) tmp = need;
     }
-    net->act = xcalloc(total ? total : 1, sizeof(float));
-    net->ws = xcalloc(ws + tmp + 1, sizeof(float));
+    net->act = net->be->alloc(sizeof(float) * (total ? total : 1));
+    net->ws = net->be->alloc(sizeof(float) * (ws + tmp + 1));
     net->gtmp = net->ws + ws;
     net->act_floats = total;
     net->ws_floats = ws + tmp;
@@ -706,7 +708,7 @@ void net_alloc(Net *net, int batch) {
 float *net_forward(Net *net, const float *x, int batch) {
     net_alloc(net, batch);
     Node *in = &net->nodes[0];
-    memcpy(in->y, x, sizeof(float) * batch * shape_numel(in->out));
+    net->be->upload(in->y, x, sizeof(float) * batch * shape_numel(in->out));
     for (int i = 1; i < net->nn; i++) net->nodes[i].type->forward(&net->nodes[i], net, batch);
     return net_out(net)->y;
 }
@@ -715,9 +717,9 @@ void net_backward(Net *net, const float *dout, int batch) {
     if (net->frozen) fr_die("network %s is frozen: no backward", net->name);
     FR_ASSERT(net->batch == batch);
     Node *out = net_out(net);
-    memcpy(out->dy, dout, sizeof(float) * batch * shape_numel(out->out));
+    net->be->upload(out->dy, dout, sizeof(float) * batch * shape_numel(out->out));
     for (int i = 0; i < net->nn; i++)
-        if (net->nodes[i].consumers > 1) memset(net->nodes[i].dy, 0, sizeof(float) * batch * shape_numel(net->nodes[i].out));
+        if (net->nodes[i].consumers > 1) net->be->zero(net->nodes[i].dy, sizeof(float) * batch * shape_numel(net->nodes[i].out));
     for (int i = net->nn - 1; i >= 1; i--) {
         Node *n = &net->nodes[i];
         if (!n->type->backward) continue;
@@ -736,22 +738,52 @@ void net_backward(Net *net, const float *dout, int batch) {
         for (int k = 0; k < n->nin; k++) {
             Node *src = &net->nodes[n->in[k]];
             if (src->consumers > 1) {
-                size_t r = (size_t)batch * shape_numel(src->out);
-                for (size_t j = 0; j < r; j++) src->dy[j] += din[k][j];
+                net->be->accumulate(src->dy, din[k], (size_t)batch * shape_numel(src->out));
             }
         }
     }
 }
 
 void net_zero_grad(Net *net) {
-    if (net->gdata) memset(net->gdata, 0, sizeof(float) * net->ptotal);
+    if (net->wg) net->be->zero(net->wg, sizeof(float) * net->ptotal);
+}
+
+void net_to(Net *net, const Backend *be) {
+    FR_ASSERT(net->finalized);
+    if (net->be == be) return;
+    if (net->act) net->be->release(net->act), net->act = NULL;
+    if (net->ws) net->be->release(net->ws), net->ws = NULL;
+    net->batch = 0;
+    net_pull(net);
+    if (net->wp != net->pdata) net->be->release(net->wp);
+    if (net->wg && net->wg != net->gdata) net->be->release(net->wg);
+    net->be = be;
+    if (!be->device) {
+        net->wp = net->pdata, net->wg = net->gdata;
+        return;
+    }
+    net->wp = be->alloc(sizeof(float) * (net->ptotal ? net->ptotal : 1));
+    be->upload(net->wp, net->pdata, sizeof(float) * net->ptotal);
+    net->wg = net->frozen ? NULL : be->alloc(sizeof(float) * (net->ptotal ? net->ptotal : 1));
+}
+
+void net_pull(Net *net) {
+    if (net->wp != net->pdata) net->be->download(net->pdata, net->wp, sizeof(float) * net->ptotal);
+}
+
+void net_push(Net *net) {
+    if (net->wp != net->pdata) net->be->upload(net->wp, net->pdata, sizeof(float) * net->ptotal);
 }
 
 void net_free(Net *net) {
     if (!net) return;
     for (int i = 0; i < net->nn; i++) free(net->nodes[i].name), free(net->nodes[i].priv);
     for (int i = 0; i < net->np; i++) free(net->params[i].name);
-    free(net->nodes), free(net->params), free(net->pdata), free(net->gdata), free(net->act), free(net->ws);
+    if (net->act) net->be->release(net->act);
+    if (net->ws) net->be->release(net->ws);
+    if (net->wp != net->pdata) net->be->release(net->wp);
+    if (net->wg && net->wg != net->gdata) net->be->release(net->wg);
+    free(net->nodes), free(net->params), free(net->pdata), free(net->gdata);
     free(net->arch), free(net->name);
     free(net);
 }

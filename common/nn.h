@@ -84,7 +84,8 @@ struct Net {
     int nn, ncap;
     Param *params;
     int np, pcap;
-    float *pdata, *gdata;
+    float *pdata, *gdata;   // host parameters and buffers (files, init), host gradients
+    float *wp, *wg;         // where the ops read them: pdata/gdata, or their copies on a device
     size_t ptotal;
     int finalized, frozen;
     int training;        // batch statistics and dropout
@@ -119,6 +120,16 @@ int net_finalize(Net *net, int frozen);
 // Initialise every parameter (seeded, per parameter, so the result does not depend on order of calls)
 void net_init(Net *net, uint64_t seed);
 const LayerType *layer_type(const char *name);
+
+// ---------------------------------------------------------------- devices
+// Run the network on backend be (after finalize, init or load): a device backend gets
+// copies of the parameters and its own gradient and activation memory. Afterwards
+// net_forward/net_backward still take host inputs and gradients, and return pointers
+// into the backend's memory (download them with be->download).
+void net_to(Net *net, const Backend *be);
+// Copy the working parameters back into pdata (before saving), or pdata to the device.
+void net_pull(Net *net);
+void net_push(Net *net);
 
 // ---------------------------------------------------------------- running
 // Allocate activations for batch size (idempotent for the same size).

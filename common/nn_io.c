@@ -37,6 +37,7 @@ void net_to_bundle(Net *net, FrBundle *b) {
         prep_encode(&net->prep, pb);
         bundle_set_section(b, "PREP", pb, sizeof pb);
     }
+    net_pull(net);  // a network on a device saves what it has learnt there
     for (int i = 0; i < net->np; i++) {
         Param *p = &net->params[i];
         bundle_add(b, p->name, FR_F32, p->ndim, p->dims, net->pdata + p->off);
@@ -134,6 +135,7 @@ int net_load_tensors(Net *net, const FrBundle *b, int strict, int *matched, int 
             if (!mi++) snprintf(first_missing, sizeof first_missing, "%s", net->params[i].name);
             fr_debug("missing tensor %s", net->params[i].name);
         }
+    net_push(net);
     if (matched) *matched = m;
     if (missing) *missing = mi;
     if (unexpected) *unexpected = un;

@@ -107,9 +107,41 @@ typedef struct Backend {
     float (*mse)(float *dx, const float *x, const float *y, size_t n, float scale);
     float (*l1)(float *dx, const float *x, const float *y, size_t n, float scale);
     float (*bce_logits)(float *dx, const float *x, const float *y, size_t n, float scale);
+    // SGD with momentum on one tensor, PyTorch's rule: g' = g + wd w; m = first ? g' :
+    // mu m + g'; w -= lr (nesterov ? g' + mu m : m). mu = 0 leaves m untouched.
+    void (*sgd_step)(float *w, float *m, const float *g, size_t n, float lr, float mu, float wd, int nesterov, int first);
+
+    // ---------------------------------------------------------------- memory
+    // Every pointer an op takes lives in its backend's memory. `device` is 0 for host
+    // memory; a device backend's tensors are reached from the host only through
+    // upload and download. alloc returns zeroed memory and dies when there is none.
+    int device;
+    void *(*alloc)(size_t bytes);
+    void (*release)(void *p);
+    void (*upload)(void *dst, const void *host_src, size_t bytes);
+    void (*download)(void *host_dst, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes);
+    void (*zero)(void *p, size_t bytes);
+    // y += x
+    void (*accumulate)(float *y, const float *x, size_t n);
+    // wait until every queued op has finished (timing, downloads of results)
+    void (*sync)(void);
 } Backend;
 
 extern const Backend BACKEND_CPU;
+
+#ifdef FR_HAVE_CUDA
+// cuda/ops_cuda.cu: the CUDA twin. cuda_init selects the device and creates the
+// cuBLAS handle (0, or -1 with fr_err); cuda_set_tf32 lets GEMMs use TF32 tensor
+// cores (off by default: FP32 results within the CPU backend's tolerances).
+extern const Backend BACKEND_CUDA;
+int cuda_init(int device);
+void cuda_set_tf32(int on);
+const char *cuda_device_name(void);
+void topk_cuda(float *val, int32_t *idx, const float *x, size_t n, size_t k);
+void sort_cuda(float *x, int32_t *idx, size_t n);
+void histogram_cuda(uint64_t *counts, const float *x, size_t n, int nbins, float lo, float hi);
+#endif
 
 // ---------------------------------------------------------------- helpers heads and losses need
 // the k largest of x (n): values descending, ties by lower index; idx may be NULL

@@ -817,6 +817,35 @@ static float bce_logits_cpu(float *dx, const float *x, const float *y, size_t n,
     return (float)(loss / (double)n);
 }
 
+// ---------------------------------------------------------------- optimiser, memory
+
+static void sgd_step_cpu(float *w, float *m, const float *g, size_t n, float lr, float mu, float wd, int nesterov,
+                         int first) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float d = g[i] + wd * w[i];
+        if (mu != 0) {
+            m[i] = first ? d : mu * m[i] + d;
+            d = nesterov ? d + mu * m[i] : m[i];
+        }
+        w[i] -= lr * d;
+    }
+}
+
+static void *alloc_cpu(size_t bytes) { return xcalloc(bytes ? bytes : 1, 1); }
+static void release_cpu(void *p) { free(p); }
+static void copy_cpu(void *dst, const void *src, size_t bytes) {
+    if (bytes) memmove(dst, src, bytes);
+}
+static void zero_cpu(void *p, size_t bytes) {
+    if (bytes) memset(p, 0, bytes);
+}
+static void accumulate_cpu(float *y, const float *x, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+static void sync_cpu(void) {}
+
 // ---------------------------------------------------------------- top-k, sort, histogram
 
 typedef struct VI {
@@ -912,4 +941,14 @@ const Backend BACKEND_CPU = {
     .mse = mse_cpu,
     .l1 = l1_cpu,
     .bce_logits = bce_logits_cpu,
+    .sgd_step = sgd_step_cpu,
+    .device = 0,
+    .alloc = alloc_cpu,
+    .release = release_cpu,
+    .upload = copy_cpu,
+    .download = copy_cpu,
+    .copy = copy_cpu,
+    .zero = zero_cpu,
+    .accumulate = accumulate_cpu,
+    .sync = sync_cpu,
 };

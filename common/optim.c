@@ -25,7 +25,13 @@ void optim_default(OptConfig *c, int kind) {
 Optim *optim_new(const OptConfig *c) {
     Optim *o = xcalloc(1, sizeof *o);
     o->cfg = *c;
+    o->be = &BACKEND_CPU;
     return o;
+}
+
+void optim_set_backend(Optim *o, const Backend *be) {
+    FR_ASSERT(!o->m);
+    o->be = be;
 }
 
 void optim_add(Optim *o, const char *name, float *w, float *g, size_t n, float wd, float lr_mult) {
@@ -41,20 +47,21 @@ void optim_add(Optim *o, const char *name, float *w, float *g, size_t n, float w
 }
 
 void optim_add_net(Optim *o, Net *net) {
-    if (!net->gdata) fr_die("network %s is frozen: nothing to optimise", net->name);
+    if (!net->wg) fr_die("network %s is frozen: nothing to optimise", net->name);
     for (int i = 0; i < net->np; i++) {
         Param *p = &net->params[i];
         if (p->kind == P_BUFFER) continue;
         float wd = o->cfg.weight_decay;
         if ((p->kind == P_BN_WEIGHT || p->kind == P_BN_BIAS) && !o->cfg.decay_bn) wd = 0;
         if (p->kind == P_BIAS && !o->cfg.decay_bias) wd = 0;
-        optim_add(o, p->name, net->pdata + p->off, net->gdata + p->off, p->n, wd, 1);
+        optim_add(o, p->name, net->wp + p->off, net->wg + p->off, p->n, wd, 1);
     }
 }
 
 static void alloc_moments(Optim *o) {
     if (o->m) return;
-    o->m = xcalloc(o->total ? o->total : 1, sizeof(float));
+    if (o->be->device && o->cfg.kind != OPT_SGD) fr_die("Adam and AdamW run on the CPU only in this version; use --opt sgd on %s", o->be->name);
+    o->m = o->be->alloc(sizeof(float) * (o->total ? o->total : 1));
     if (o->cfg.kind != OPT_SGD) o->v = xcalloc(o->total ? o->total : 1, sizeof(float));
 }
 
@@ -67,16 +74,8 @@ void optim_step(Optim *o, float lr) {
         OptParam *p = &o->p[k];
         float *m = o->m + p->off, *v = o->v ? o->v + p->off : NULL, a = lr * p->lr_mult, wd = p->wd;
         if (c->kind == OPT_SGD) {
-            int first = o->t == 1;  // PyTorch starts the momentum buffer at the first gradient
-#pragma omp parallel for schedule(static)
-            for (size_t i = 0; i < p->n; i++) {
-                float g = p->g[i] + wd * p->w[i];
-                if (c->momentum != 0) {
-                    m[i] = first ? g : c->momentum * m[i] + g;
-                    g = c->nesterov ? g + c->momentum * m[i] : m[i];
-                }
-                p->w[i] -= a * g;
-            }
+            // PyTorch starts the momentum buffer at the first gradient
+            o->be->sgd_step(p->w, m, p->g, p->n, a, c->momentum, wd, c->nesterov, o->t == 1);
         } else {
             float step = (float)(a / bc1), s2 = (float)sqrt(bc2);
 #pragma omp parallel for schedule(static)
@@ -98,7 +97,14 @@ void optim_save(Optim *o, FrBundle *b) {
         char name[1100];
         uint32_t d[1] = {(uint32_t)o->p[k].n};
         snprintf(name, sizeof name, "opt.m.%s", o->p[k].name);
-        bundle_add(b, name, FR_F32, 1, d, o->m + o->p[k].off);
+        if (o->be->device) {  // bundle_add copies the data: stage it on the host
+            float *h = xmalloc(sizeof(float) * (o->p[k].n ? o->p[k].n : 1));
+            o->be->download(h, o->m + o->p[k].off, sizeof(float) * o->p[k].n);
+            bundle_add(b, name, FR_F32, 1, d, h);
+            free(h);
+        } else {
+            bundle_add(b, name, FR_F32, 1, d, o->m + o->p[k].off);
+        }
         if (o->v) {
             snprintf(name, sizeof name, "opt.v.%s", o->p[k].name);
             bundle_add(b, name, FR_F32, 1, d, o->v + o->p[k].off);
@@ -117,7 +123,7 @@ int optim_load(Optim *o, const FrBundle *b) {
             if (!t) return fr_err("optimiser state %s missing", name);
             if (t->dtype != FR_F32 || t->bytes != 4 * o->p[k].n)
                 return fr_err("optimiser state %s has %llu bytes, the parameter %zu values", name, (unsigned long long)t->bytes, o->p[k].n);
-            memcpy((which ? o->v : o->m) + o->p[k].off, t->data, t->bytes);
+            o->be->upload((which ? o->v : o->m) + o->p[k].off, t->data, t->bytes);
         }
     }
     return 0;
@@ -126,7 +132,8 @@ int optim_load(Optim *o, const FrBundle *b) {
 void optim_free(Optim *o) {
     if (!o) return;
     for (int k = 0; k < o->np; k++) free(o->p[k].name);
-    free(o->p), free(o->m), free(o->v), free(o);
+    if (o->m) o->be->release(o->m);
+    free(o->p), free(o->v), free(o);
 }
 
 float sched_lr(const Sched *s, uint64_t step) {
@@ -154,6 +161,7 @@ float sched_lr(const Sched *s, uint64_t step) {
 }
 
 double optim_clip(Optim *o, double max_norm) {
+    if (o->be->device) fr_die("--clip-grad runs on the CPU only in this version");
     double ss = 0;
     for (int i = 0; i < o->np; i++)
         for (size_t k = 0; k < o->p[i].n; k++) ss += (double)o->p[i].g[k] * o->p[i].g[k];

@@ -44,10 +44,14 @@ typedef struct Optim {
     float *m, *v;
     size_t total;
     uint64_t t;          // steps taken
+    const Backend *be;   // where w, g and the moments live (CPU unless optim_set_backend)
 } Optim;
 
 void optim_default(OptConfig *c, int kind);
 Optim *optim_new(const OptConfig *c);
+// Tensors on a device: set before the first step. SGD runs there; Adam and clipping
+// are CPU-only for now and die with a message on a device backend.
+void optim_set_backend(Optim *o, const Backend *be);
 // Add one tensor with its decay and lr multiplier (before the first step).
 void optim_add(Optim *o, const char *name, float *w, float *g, size_t n, float wd, float lr_mult);
 // Add every trainable parameter of a network with the config's decay policy.
