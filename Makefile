@@ -6,7 +6,7 @@
 #   make bench           benchmarks (never part of the tests)
 #   make install PREFIX=/usr/local
 #
-# Switches: NO_CUDA=1 NO_MPI=1 NO_OMP=1 DEBUG=1 SAN=1 (ASan+UBSan) CUDA_ARCH=90 V=1.
+# Switches: NO_CUDA=1 NO_CUDNN=1 NO_MPI=1 NO_OMP=1 DEBUG=1 SAN=1 (ASan+UBSan) CUDA_ARCH=90 V=1.
 # Objects go to build/<variant>/, so switching variants does not rebuild everything.
 
 CC      ?= gcc
@@ -36,6 +36,7 @@ HAVE_OMP      := $(if $(NO_OMP),0,$(call probe,omp.h,-fopenmp))
 HAVE_NATIVE   ?= $(call probe,,-march=native)
 HAVE_CUDA     := $(if $(NO_CUDA),0,$(if $(NVCC),1,0))
 HAVE_MPI      := $(if $(NO_MPI),0,$(if $(MPICC),1,0))
+HAVE_CUDNN    := $(if $(filter 1,$(HAVE_CUDA)),$(if $(NO_CUDNN),0,$(if $(wildcard $(patsubst %/bin/nvcc,%,$(NVCC))/include/cudnn.h),1,0)),0)
 
 # ---------------------------------------------------------------- flags
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -g -MMD -MP -Icommon
@@ -64,6 +65,10 @@ ifeq ($(HAVE_CUDA),1)
 CFLAGS  += -DFR_HAVE_CUDA
 LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
 NVFLAGS := -O2 -g -std=c++20 -Icommon -DFR_HAVE_CUDA -arch=sm_$(CUDA_ARCH) -Xcompiler -Wall,-Werror
+ifeq ($(HAVE_CUDNN),1)
+NVFLAGS += -DFR_HAVE_CUDNN
+LDLIBS  += -lcudnn
+endif
 endif
 ifeq ($(HAVE_MPI),1)
 CFLAGS  += -DFR_HAVE_MPI
@@ -94,7 +99,7 @@ info:
 	@echo "  $(if $(filter 1,$(HAVE_ZLIB)),✓,✗) zlib"
 	@echo "  $(if $(filter 1,$(HAVE_OMP)),✓ OpenMP,✗ OpenMP$(if $(NO_OMP), (NO_OMP=1)))"
 	@echo "  $(if $(filter 1,$(HAVE_NATIVE)),✓ -march=native,✗ -march=native)"
-	@echo "  $(if $(filter 1,$(HAVE_CUDA)),✓ CUDA $(NVCC) sm_$(CUDA_ARCH),✗ CUDA$(if $(NO_CUDA), (NO_CUDA=1), (no nvcc)))"
+	@echo "  $(if $(filter 1,$(HAVE_CUDA)),✓ CUDA $(NVCC) sm_$(CUDA_ARCH)$(if $(filter 1,$(HAVE_CUDNN)), + cuDNN, (no cuDNN: convolutions by im2col + cuBLAS)),✗ CUDA$(if $(NO_CUDA), (NO_CUDA=1), (no nvcc)))"
 	@echo "  $(if $(filter 1,$(HAVE_MPI)),✓ MPI $(MPICC),✗ MPI$(if $(NO_MPI), (NO_MPI=1), (no mpicc)))"
 	@echo "  $(if $(SAN),✓ sanitizers (ASan+UBSan),  sanitizers off)$(if $(DEBUG), · debug,)"
 

@@ -93,9 +93,13 @@ int main(int argc, char **argv) {
     qsort(t + warm, (size_t)iters, sizeof *t, cmpd);
     double med = t[warm + iters / 2];
     double gf = flops_per_image(n) * (train ? 3 : 1) * batch / med / 1e9;
-    printf("RESULT {\"impl\":\"frkit\",\"device\":\"%s\",\"net\":\"%s\",\"input\":%d,\"mode\":\"%s\",\"batch\":%d,"
+    const char *conv = "cpu";
+#ifdef FR_HAVE_CUDA
+    if (n->be->device) conv = cuda_conv_impl(-1) == 1 ? "cudnn" : "gemm";
+#endif
+    printf("RESULT {\"impl\":\"frkit\",\"device\":\"%s\",\"conv\":\"%s\",\"net\":\"%s\",\"input\":%d,\"mode\":\"%s\",\"batch\":%d,"
            "\"median_s\":%.4f,\"img_per_s\":%.2f,\"gflop_per_img\":%.3f,\"gflops\":%.1f}\n",
-           dev, arch, input, mode, batch, med, batch / med, flops_per_image(n) / 1e9, gf);
+           dev, conv, arch, input, mode, batch, med, batch / med, flops_per_image(n) / 1e9, gf);
     optim_free(o);
     net_free(n);
     free(x), free(dy), free(t);

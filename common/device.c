@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "device.h"
 #include "msg.h"
+#include "ops.h"
 
 int device_parse(const char *s) {
     if (strcmp(s, "cpu") == 0) return -1;
@@ -31,6 +32,20 @@ int device_require(const char *s) {
     return d;
 #else
     fr_die("--device %s: this frkit was built without CUDA (rebuild where nvcc is found, without NO_CUDA=1)", s);
+#endif
+}
+
+const Backend *device_backend(int device) {
+    if (device < 0) return &BACKEND_CPU;
+#ifdef FR_HAVE_CUDA
+    if (cuda_init(device)) fr_die("--device cuda:%d: %s", device, fr_errmsg());
+    const char *e = getenv("FR_CUDA_TF32");
+    cuda_set_tf32(e && !strcmp(e, "1"));
+    fr_debug("device cuda:%d: %s, convolutions by %s%s", device, cuda_device_name(),
+             cuda_conv_impl(-1) == 1 ? "cuDNN" : "im2col + cuBLAS", e && !strcmp(e, "1") ? ", TF32" : "");
+    return &BACKEND_CUDA;
+#else
+    fr_die("--device cuda:%d: this frkit was built without CUDA", device);
 #endif
 }
 

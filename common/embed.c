@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
 #include "embed.h"
 #include "frem.h"
 #include "loader.h"
@@ -15,7 +16,7 @@
 
 void embed_defaults(EmbedOpts *o) {
     memset(o, 0, sizeof *o);
-    o->batch = 64, o->flip = FLIP_SUM;
+    o->batch = 64, o->flip = FLIP_SUM, o->device = -1;
 }
 
 void flip_nchw(const float *x, int n, int c, int h, int w, float *dst) {
@@ -35,6 +36,7 @@ static void l2norm(float *v, int d) {
 
 int embed_run(const EmbedOpts *o) {
     Net *net = net_load(o->model, 1);
+    if (net) net_to(net, device_backend(o->device));
     if (!net) return -1;
     net->training = 0;
     int dim = (int)shape_numel(net_out(net)->out);
@@ -54,7 +56,7 @@ int embed_run(const EmbedOpts *o) {
     int B = loader_batch(ld), odim = o->flip == FLIP_CONCAT ? 2 * dim : dim;
     size_t chw = (size_t)net->prep.c * net->prep.h * net->prep.w;
     float *x = xmalloc(sizeof(float) * chw * B), *xf = o->flip ? xmalloc(sizeof(float) * chw * B) : NULL;
-    float *e = xmalloc(sizeof(float) * (size_t)B * odim);
+    float *e = xmalloc(sizeof(float) * (size_t)B * odim), *host = xmalloc(sizeof(float) * (size_t)B * dim);
     SampleInfo *info = xmalloc(sizeof *info * B);
     FremWriter fw;
     frem_create(&fw, o->out, (uint32_t)odim, o->prov, o->force);
@@ -66,10 +68,13 @@ int embed_run(const EmbedOpts *o) {
         if ((rc = loader_next(ld, x, info)) < 0) break;
         rc = 0;
         const float *f = net_forward(net, x, B);
+        net->be->download(host, f, sizeof(float) * (size_t)B * dim);
+        f = host;
         for (int i = 0; i < B; i++) memcpy(e + (size_t)i * odim, f + (size_t)i * dim, sizeof(float) * dim);
         if (o->flip) {
             flip_nchw(x, B, net->prep.c, net->prep.h, net->prep.w, xf);
-            f = net_forward(net, xf, B);
+            net->be->download(host, net_forward(net, xf, B), sizeof(float) * (size_t)B * dim);
+            f = host;
             for (int i = 0; i < B; i++) {
                 float *d = e + (size_t)i * odim;
                 const float *g = f + (size_t)i * dim;
@@ -104,7 +109,7 @@ int embed_run(const EmbedOpts *o) {
     } else {
         frem_close(&fw);
     }
-    free(x), free(xf), free(e), free(info);
+    free(x), free(xf), free(e), free(host), free(info);
     loader_close(ld), net_free(net);
     return rc < 0 ? -1 : 0;
 }

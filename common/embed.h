@@ -19,6 +19,7 @@ typedef struct EmbedOpts {
     const char *model, *pack, *out;
     int batch, flip, raw, threads, force;
     int degrade;          // > 0: every image shrunk to degrade x degrade (antialiased) and back (bicubic)
+    int device;           // -1 cpu, N cuda:N
     const char *prov;
 } EmbedOpts;
 

@@ -138,6 +138,9 @@ extern const Backend BACKEND_CUDA;
 int cuda_init(int device);
 void cuda_set_tf32(int on);
 const char *cuda_device_name(void);
+// Convolution implementation: 1 cuDNN (the default where built in), 0 im2col + cuBLAS
+// (also chosen by FR_CUDA_CONV=gemm); want -1 only asks. Returns the one in use.
+int cuda_conv_impl(int want);
 void topk_cuda(float *val, int32_t *idx, const float *x, size_t n, size_t k);
 void sort_cuda(float *x, int32_t *idx, size_t n);
 void histogram_cuda(uint64_t *counts, const float *x, size_t n, int nbins, float lo, float hi);

@@ -160,14 +160,20 @@ float sched_lr(const Sched *s, uint64_t step) {
     return (float)lr;
 }
 
-double optim_clip(Optim *o, double max_norm) {
-    if (o->be->device) fr_die("--clip-grad runs on the CPU only in this version");
+double optim_clip_all(Optim **os, int n, double max_norm) {
     double ss = 0;
-    for (int i = 0; i < o->np; i++)
-        for (size_t k = 0; k < o->p[i].n; k++) ss += (double)o->p[i].g[k] * o->p[i].g[k];
+    for (int j = 0; j < n; j++) {
+        Optim *o = os[j];
+        if (o->be->device) fr_die("--clip-grad runs on the CPU only in this version");
+        for (int i = 0; i < o->np; i++)
+            for (size_t k = 0; k < o->p[i].n; k++) ss += (double)o->p[i].g[k] * o->p[i].g[k];
+    }
     double norm = sqrt(ss), coef = max_norm / (norm + 1e-6);
     if (coef < 1)
-        for (int i = 0; i < o->np; i++)
-            for (size_t k = 0; k < o->p[i].n; k++) o->p[i].g[k] = (float)(o->p[i].g[k] * coef);
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < os[j]->np; i++)
+                for (size_t k = 0; k < os[j]->p[i].n; k++) os[j]->p[i].g[k] = (float)(os[j]->p[i].g[k] * coef);
     return norm;
 }
+
+double optim_clip(Optim *o, double max_norm) { return optim_clip_all(&o, 1, max_norm); }

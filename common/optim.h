@@ -61,6 +61,9 @@ void optim_step(Optim *o, float lr);
 // torch.nn.utils.clip_grad_norm_: scale every gradient by max_norm / (norm + 1e-6) when
 // the global L2 norm is above max_norm; returns the norm before clipping
 double optim_clip(Optim *o, double max_norm);
+// the same over the tensors of several optimisers together (a network on a device and
+// its head on the host: one global norm)
+double optim_clip_all(Optim **os, int n, double max_norm);
 // Moments to and from a training state (names "opt.m.<name>", "opt.v.<name>").
 void optim_save(Optim *o, FrBundle *b);
 int optim_load(Optim *o, const FrBundle *b);

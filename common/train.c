@@ -15,6 +15,7 @@
 
 #include "backbones.h"
 #include "bundle.h"
+#include "device.h"
 #include "msg.h"
 #include "out.h"
 #include "progress.h"
@@ -24,6 +25,7 @@
 void train_defaults(TrainOpts *o) {
     memset(o, 0, sizeof *o);
     o->arch = "ir18", o->input = 112, o->emb = 512, o->batch = 64, o->epochs = 1, o->seed = 1337, o->log_every = 10;
+    o->device = -1;
     optim_default(&o->opt, OPT_SGD);
     o->sched = (Sched){.kind = SCHED_CONST, .base_lr = 0.1f, .gamma = 0.1f, .power = 1};
     o->view = (LoaderView){.p_flip = 0.5f};
@@ -99,7 +101,7 @@ static void prune(const char *dir, int keep) {
     free(steps);
 }
 
-static void save(const TrainOpts *o, Net *net, Head *h, Optim *opt, uint64_t step, uint64_t epoch, uint64_t cursor, float lr) {
+static void save(const TrainOpts *o, Net *net, Head *h, Optim *opt, Optim *hopt, uint64_t step, uint64_t epoch, uint64_t cursor, float lr) {
     FrBundle b;
     net_to_bundle(net, &b);
     uint32_t wd[2] = {(uint32_t)h->nc, (uint32_t)h->cfg.dim}, bd[1] = {(uint32_t)h->nc}, td[1] = {1};
@@ -127,6 +129,7 @@ static void save(const TrainOpts *o, Net *net, Head *h, Optim *opt, uint64_t ste
     uint32_t one[1] = {1};
     bundle_add(&s, "opt.t", FR_I64, 1, one, &t);
     optim_save(opt, &s);
+    optim_save(hopt, &s);
     bundle_write(&s, ps, 1);
     bundle_free(&s);
     Out d;
@@ -162,7 +165,7 @@ static int validate(const TrainOpts *o, Net *net, const Head *h, uint64_t step) 
     const FrdsPack *pk = loader_pack(ld);
     int B = loader_batch(ld), D = h->cfg.dim, nc = h->nc;
     size_t chw = (size_t)net->prep.c * net->prep.h * net->prep.w;
-    float *x = xmalloc(sizeof(float) * chw * B);
+    float *x = xmalloc(sizeof(float) * chw * B), *e = xmalloc(sizeof(float) * (size_t)B * D);
     SampleInfo *info = xmalloc(sizeof *info * B);
     uint64_t n = pk->n, done = 0, scored = 0, right = 0;
     double *winv = xmalloc(sizeof(double) * (size_t)nc);  // the cosine heads' 1 / |w_j|
@@ -178,7 +181,7 @@ static int validate(const TrainOpts *o, Net *net, const Head *h, uint64_t step) 
             rc = -1;
             break;
         }
-        const float *e = net_forward(net, x, B);
+        net->be->download(e, net_forward(net, x, B), sizeof(float) * (size_t)B * D);
         for (int i = 0; i < B && done < n; i++, done++) {
             if (info[i].label < 0) continue;
             if (info[i].label >= h->cfg.classes) {
@@ -213,7 +216,7 @@ static int validate(const TrainOpts *o, Net *net, const Head *h, uint64_t step) 
         tsv_close(&vl);
         free(vp);
     }
-    free(x), free(info), free(winv);
+    free(x), free(e), free(info), free(winv);
     loader_close(ld);
     return rc;
 }
@@ -227,10 +230,13 @@ int train_run(const TrainOpts *o) {
 #ifdef FR_HAVE_OMP
     if (o->threads) omp_set_num_threads(o->threads);
 #endif
+    if (o->device >= 0 && (o->opt.kind != OPT_SGD || o->clip > 0))
+        return fr_err("--device cuda: %s runs on the CPU only in this version", o->clip > 0 ? "--clip-grad" : "Adam");
     Net *net = backbone_new(o->arch, o->input, o->emb);
     if (!net || net_finalize(net, 0)) return -1;
     net_init(net, o->seed);
     net->seed = o->seed;
+    net_to(net, device_backend(o->device));
     // the loader checks the pack against the model's input before anything trains
     LoaderSpec spec = {.nsb = 1, .sb = {{.kind = SB_UNIFORM, .n = o->batch, .view = o->view}}};
     LoaderOpts lo = {.seed = o->seed, .threads = o->threads, .prefetch = 2, .world = 1, .prep = net->prep};
@@ -258,10 +264,12 @@ int train_run(const TrainOpts *o) {
     }
     Head *h = head_new(&hc, NULL);
     head_init(h, o->seed);
-    Optim *opt = optim_new(&o->opt);
+    // the backbone's parameters where it runs, the head's on the host
+    Optim *opt = optim_new(&o->opt), *hopt = optim_new(&o->opt), *both[2] = {opt, hopt};
+    optim_set_backend(opt, net->be);
     optim_add_net(opt, net);
-    optim_add(opt, "head.weight", h->W, h->gW, (size_t)h->nc * hc.dim, o->opt.weight_decay, 1);
-    if (hc.kind == HEAD_SOFTMAX) optim_add(opt, "head.bias", h->b, h->gb, (size_t)h->nc, 0, 1);
+    optim_add(hopt, "head.weight", h->W, h->gW, (size_t)h->nc * hc.dim, o->opt.weight_decay, 1);
+    if (hc.kind == HEAD_SOFTMAX) optim_add(hopt, "head.bias", h->b, h->gb, (size_t)h->nc, 0, 1);
     uint64_t per = loader_steps(ld), total = o->steps ? o->steps : per * (uint64_t)o->epochs, step = 0;
     Sched sc = o->sched;
     if (!sc.total) sc.total = total;
@@ -301,10 +309,10 @@ int train_run(const TrainOpts *o) {
         const FrSection *sec;
         if (!bad) bad = bundle_read(&s, ps, &FR_KIND_FRST);
         if (!bad && (!(sec = bundle_section(&s, "STAT")) || stat_decode(sec->data, sec->bytes, &st, ps))) bad = -1;
-        if (!bad) bad = optim_load(opt, &s);
+        if (!bad) bad = optim_load(opt, &s) || optim_load(hopt, &s);
         if (!bad) {
             FrTensor *tt = bundle_find(&s, "opt.t");
-            if (tt) opt->t = *(uint64_t *)tt->data;
+            if (tt) opt->t = hopt->t = *(uint64_t *)tt->data;
             loader_seek(ld, st.epoch, st.cursor);
             fr_note("resuming %s at step %llu (epoch %llu, batch %llu)", o->outdir, (unsigned long long)step,
                     (unsigned long long)st.epoch, (unsigned long long)st.cursor);
@@ -322,6 +330,7 @@ int train_run(const TrainOpts *o) {
     int B = loader_batch(ld);
     size_t chw = (size_t)net->prep.c * net->prep.h * net->prep.w;
     float *x = xmalloc(sizeof(float) * chw * (size_t)B), *dx = xmalloc(sizeof(float) * (size_t)B * o->emb);
+    float *hemb = xmalloc(sizeof(float) * (size_t)B * o->emb);
     SampleInfo *info = xmalloc(sizeof(SampleInfo) * (size_t)B);
     int32_t *lab = xmalloc(sizeof(int32_t) * (size_t)B);
     char *logp = xmalloc(strlen(o->outdir) + 16);
@@ -340,7 +349,8 @@ int train_run(const TrainOpts *o) {
         for (int i = 0; i < B; i++) lab[i] = info[i].label;
         lr = sched_lr(&sc, step);
         net->step = step;
-        float *emb = net_forward(net, x, B);
+        net->be->download(hemb, net_forward(net, x, B), sizeof(float) * (size_t)B * o->emb);
+        float *emb = hemb;
         net_zero_grad(net);
         memset(h->gW, 0, sizeof(float) * (size_t)h->nc * hc.dim);
         memset(h->gb, 0, sizeof(float) * (size_t)h->nc);
@@ -355,8 +365,9 @@ int train_run(const TrainOpts *o) {
             goto fail2;
         }
         net_backward(net, dx, B);
-        if (o->clip > 0) optim_clip(opt, o->clip);
+        if (o->clip > 0) optim_clip_all(both, 2, o->clip);
         optim_step(opt, lr);
+        optim_step(hopt, lr);
         step++;
         loader_position(ld, &epoch, &cursor);
         double now = now_seconds();
@@ -369,7 +380,7 @@ int train_run(const TrainOpts *o) {
                     (unsigned long long)total, (unsigned long long)epoch, loss, acc, lr, (double)(step * (uint64_t)B) / (now - t0));
         int stop = out_interrupted();
         if ((o->save_every && step % o->save_every == 0) || step == total || stop) {
-            save(o, net, h, opt, step, epoch, cursor, lr);
+            save(o, net, h, opt, hopt, step, epoch, cursor, lr);
             if (o->val && validate(o, net, h, step)) goto fail2;
             net->training = 1;
         }
@@ -379,14 +390,14 @@ int train_run(const TrainOpts *o) {
         }
     }
     tsv_close(&log);
-    free(x), free(dx), free(info), free(lab), free(logp);
-    optim_free(opt), head_free(h), loader_close(ld), net_free(net);
+    free(x), free(dx), free(hemb), free(info), free(lab), free(logp);
+    optim_free(opt), optim_free(hopt), head_free(h), loader_close(ld), net_free(net);
     return 0;
 fail2:
     if (log.fp) fclose(log.fp);
     free(log.path);
-    free(x), free(dx), free(info), free(lab), free(logp);
+    free(x), free(dx), free(hemb), free(info), free(lab), free(logp);
 fail:
-    optim_free(opt), head_free(h), loader_close(ld), net_free(net);
+    optim_free(opt), optim_free(hopt), head_free(h), loader_close(ld), net_free(net);
     return -1;
 }

@@ -34,6 +34,7 @@ typedef struct TrainOpts {
     int resume;
     uint64_t seed;
     int threads;
+    int device;               // -1 cpu; N: the backbone on cuda:N (the head stays on the host)
     LoaderView view;
     int log_every;
     const char *prov;

@@ -22,6 +22,9 @@
 #include <thrust/device_ptr.h>
 #include <thrust/execution_policy.h>
 #include <thrust/sort.h>
+#ifdef FR_HAVE_CUDNN
+#include <cudnn.h>
+#endif
 
 #define _Noreturn [[noreturn]]
 extern "C" {
@@ -46,6 +49,9 @@ static void ck_blas(cublasStatus_t e, const char *what, const char *file, int li
 }
 #define LAUNCHED() CK(cudaGetLastError())
 
+static int g_tf32;
+static int cuda_dnn_init(void);
+
 extern "C" int cuda_init(int device) {
     if (g_dev == device) return 0;
     int n = 0;
@@ -55,6 +61,7 @@ extern "C" int cuda_init(int device) {
     if (g_dev >= 0) cublasDestroy(g_blas);
     if (cublasCreate(&g_blas) != CUBLAS_STATUS_SUCCESS) return fr_err("cuBLAS could not be initialised");
     cublasSetMathMode(g_blas, CUBLAS_PEDANTIC_MATH);  // plain FP32 unless cuda_set_tf32(1)
+    if (cuda_dnn_init()) return -1;
     cudaDeviceProp p;
     if (cudaGetDeviceProperties(&p, device) == cudaSuccess)
         snprintf(g_name, sizeof g_name, "%.200s (sm_%d%d, %d SMs, %.0f GiB)", p.name, p.major, p.minor, p.multiProcessorCount,
@@ -66,6 +73,7 @@ extern "C" int cuda_init(int device) {
 extern "C" void cuda_set_tf32(int on) {
     if (g_dev < 0 && cuda_init(0)) fr_die("%s", fr_errmsg());
     CKB(cublasSetMathMode(g_blas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
+    g_tf32 = on;
 }
 
 extern "C" const char *cuda_device_name(void) { return g_name; }
@@ -158,6 +166,188 @@ static double *dscratch(size_t n) {
 }
 
 // ---------------------------------------------------------------- convolution
+
+// ---------------------------------------------------------------- cuDNN convolutions
+// Where cuDNN is built in, convolutions go through it (NCHW, groups included): per
+// geometry a plan with descriptors and, on first use, for each direction the first
+// deterministic algorithm whose workspace fits 1 GiB in cuDNN's heuristic ranking
+// (the same choice every run on the same GPU and library, so a run is reproducible),
+// or with FR_CUDNN_FIND=1 in cuDNN's own timing of them all (PyTorch's benchmark mode:
+// faster, but the choice can vary from run to run).
+// TF32 follows cuda_set_tf32 (CUDNN_FMA_MATH when off, as PyTorch). FR_CUDA_CONV=gemm
+// or cuda_conv_impl(0) selects the im2col + cuBLAS path instead.
+
+static int g_conv_impl = -1;  // 0 im2col + cuBLAS, 1 cuDNN
+
+#ifdef FR_HAVE_CUDNN
+static cudnnHandle_t g_dnn;
+#define CKD(x) ck_dnn((x), #x, __FILE__, __LINE__)
+static void ck_dnn(cudnnStatus_t e, const char *what, const char *file, int line) {
+    if (e != CUDNN_STATUS_SUCCESS) fr_die("cuDNN: %s: %s (%s:%d)", what, cudnnGetErrorString(e), file, line);
+}
+static int cuda_dnn_init(void) {
+    if (g_dnn) return 0;
+    if (cudnnCreate(&g_dnn) != CUDNN_STATUS_SUCCESS) {
+        fr_warn("cuDNN could not be initialised: convolutions by im2col + cuBLAS");
+        g_conv_impl = 0;
+        return 0;
+    }
+    if (g_conv_impl < 0) {
+        const char *e = getenv("FR_CUDA_CONV");
+        g_conv_impl = e && !strcmp(e, "gemm") ? 0 : 1;
+    }
+    return 0;
+}
+
+typedef struct Plan {
+    int key[13];
+    cudnnTensorDescriptor_t x, y;
+    cudnnFilterDescriptor_t w;
+    cudnnConvolutionDescriptor_t cv;
+    int found[3];
+    cudnnConvolutionFwdAlgo_t fa;
+    cudnnConvolutionBwdDataAlgo_t da;
+    cudnnConvolutionBwdFilterAlgo_t wa;
+    cudnnMathType_t fm, dm, wm;
+    size_t fws, dws, wws;
+} Plan;
+static Plan g_plans[512];
+static int g_nplans;
+static const size_t DNN_WS_CAP = (size_t)1 << 30;
+static int dnn_find(void) {
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("FR_CUDNN_FIND");
+        v = e && !strcmp(e, "1");
+    }
+    return v;
+}
+
+static Plan *plan_for(const ConvGeom *g) {
+    int key[13] = {g->n, g->c, g->h, g->w, g->oc, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, g->groups, g_tf32};
+    for (int i = 0; i < g_nplans; i++)
+        if (!memcmp(g_plans[i].key, key, sizeof key)) return &g_plans[i];
+    if (g_nplans == 512) fr_die("cuDNN: more than 512 convolution shapes");
+    Plan *p = &g_plans[g_nplans++];
+    memset(p, 0, sizeof *p);
+    memcpy(p->key, key, sizeof key);
+    CKD(cudnnCreateTensorDescriptor(&p->x));
+    CKD(cudnnCreateTensorDescriptor(&p->y));
+    CKD(cudnnCreateFilterDescriptor(&p->w));
+    CKD(cudnnCreateConvolutionDescriptor(&p->cv));
+    CKD(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, g->n, g->c, g->h, g->w));
+    CKD(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, g->n, g->oc, g->oh, g->ow));
+    CKD(cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g->oc, g->c / g->groups, g->kh, g->kw));
+    CKD(cudnnSetConvolution2dDescriptor(p->cv, g->ph, g->pw, g->sh, g->sw, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    CKD(cudnnSetConvolutionGroupCount(p->cv, g->groups));
+    CKD(cudnnSetConvolutionMathType(p->cv, g_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+    return p;
+}
+
+// the first result (fastest) that succeeded, is deterministic, fits the cap and, with
+// TF32 off, uses plain FP32 FMA; -1 when none does (that direction then takes the
+// im2col + cuBLAS path)
+#define PICK(perf, cnt, outalgo, outws, outmath)                                                           \
+    do {                                                                                                   \
+        int k_ = -1;                                                                                       \
+        for (int i_ = 0; i_ < (cnt); i_++)                                                                 \
+            if ((perf)[i_].status == CUDNN_STATUS_SUCCESS && (perf)[i_].determinism == CUDNN_DETERMINISTIC && \
+                (perf)[i_].memory <= DNN_WS_CAP && (g_tf32 || (perf)[i_].mathType == CUDNN_FMA_MATH)) {    \
+                k_ = i_;                                                                                   \
+                break;                                                                                     \
+            }                                                                                              \
+        if (k_ >= 0) (outalgo) = (perf)[k_].algo, (outws) = (perf)[k_].memory, (outmath) = (perf)[k_].mathType; \
+        found = k_ >= 0 ? 1 : -1;                                                                          \
+    } while (0)
+
+static void *dnn_ws(size_t bytes) {
+    static void *buf;
+    static size_t cap;
+    if (bytes > cap) {
+        if (buf) CK(cudaFree(buf));
+        cap = bytes + bytes / 4;
+        CK(cudaMalloc(&buf, cap));
+    }
+    return buf;
+}
+
+// 0 done, -1 no usable algorithm (the caller takes the other path)
+static int dnn_forward(float *out, const float *in, const float *w, const ConvGeom *g) {
+    Plan *p = plan_for(g);
+    if (!p->found[0]) {
+        cudnnConvolutionFwdAlgoPerf_t perf[16];
+        int cnt = 0, found;
+        if (dnn_find()) CKD(cudnnFindConvolutionForwardAlgorithm(g_dnn, p->x, p->w, p->cv, p->y, 16, &cnt, perf));
+        else CKD(cudnnGetConvolutionForwardAlgorithm_v7(g_dnn, p->x, p->w, p->cv, p->y, 16, &cnt, perf));
+        PICK(perf, cnt, p->fa, p->fws, p->fm);
+        p->found[0] = found;
+        fr_debug("cuDNN forward %dx%dx%dx%d -> %d k%dx%d s%d g%d: algo %d, %zu bytes", g->n, g->c, g->h, g->w, g->oc,
+                 g->kh, g->kw, g->sh, g->groups, (int)p->fa, p->fws);
+    }
+    if (p->found[0] < 0) return -1;
+    float one = 1, zero = 0;
+    CKD(cudnnSetConvolutionMathType(p->cv, p->fm));
+    CKD(cudnnConvolutionForward(g_dnn, &one, p->x, in, p->w, w, p->cv, p->fa, dnn_ws(p->fws), p->fws, &zero, p->y, out));
+    return 0;
+}
+
+// the directions it could not do are left to the caller: *din and *dw set to NULL
+// for the ones done
+static void dnn_backward(float **din, float **dw, const float *dout, const float *in, const float *w, const ConvGeom *g) {
+    Plan *p = plan_for(g);
+    float one = 1, zero = 0;
+    int found;
+    if (*dw) {
+        if (!p->found[2]) {
+            cudnnConvolutionBwdFilterAlgoPerf_t perf[16];
+            int cnt = 0;
+            if (dnn_find()) CKD(cudnnFindConvolutionBackwardFilterAlgorithm(g_dnn, p->x, p->y, p->cv, p->w, 16, &cnt, perf));
+            else CKD(cudnnGetConvolutionBackwardFilterAlgorithm_v7(g_dnn, p->x, p->y, p->cv, p->w, 16, &cnt, perf));
+            PICK(perf, cnt, p->wa, p->wws, p->wm);
+            p->found[2] = found;
+        }
+        if (p->found[2] > 0) {
+            CKD(cudnnSetConvolutionMathType(p->cv, p->wm));
+            CKD(cudnnConvolutionBackwardFilter(g_dnn, &one, p->x, in, p->y, dout, p->cv, p->wa, dnn_ws(p->wws), p->wws,
+                                               &one, p->w, *dw));
+            *dw = NULL;
+        }
+    }
+    if (*din) {
+        if (!p->found[1]) {
+            cudnnConvolutionBwdDataAlgoPerf_t perf[16];
+            int cnt = 0;
+            if (dnn_find()) CKD(cudnnFindConvolutionBackwardDataAlgorithm(g_dnn, p->w, p->y, p->cv, p->x, 16, &cnt, perf));
+            else CKD(cudnnGetConvolutionBackwardDataAlgorithm_v7(g_dnn, p->w, p->y, p->cv, p->x, 16, &cnt, perf));
+            PICK(perf, cnt, p->da, p->dws, p->dm);
+            p->found[1] = found;
+        }
+        if (p->found[1] > 0) {
+            CKD(cudnnSetConvolutionMathType(p->cv, p->dm));
+            CKD(cudnnConvolutionBackwardData(g_dnn, &one, p->w, w, p->y, dout, p->cv, p->da, dnn_ws(p->dws), p->dws,
+                                             &zero, p->x, *din));
+            *din = NULL;
+        }
+    }
+}
+#else
+static int cuda_dnn_init(void) {
+    g_conv_impl = 0;
+    return 0;
+}
+static int dnn_forward(float *, const float *, const float *, const ConvGeom *) { return -1; }
+static void dnn_backward(float **, float **, const float *, const float *, const float *, const ConvGeom *) {}
+#endif
+
+extern "C" int cuda_conv_impl(int want) {
+    need_init();
+#ifdef FR_HAVE_CUDNN
+    if (want == 0 || want == 1) g_conv_impl = g_dnn ? want : 0;
+#else
+    (void)want;
+#endif
+    return g_conv_impl;
+}
 
 static int is_depthwise(const ConvGeom *g) { return g->groups == g->c && g->oc == g->c; }
 static int is_pointwise(const ConvGeom *g) {
@@ -330,6 +520,10 @@ static int chunk_samples(const ConvGeom *g, size_t K, size_t og) {
 static void conv2d_forward_cuda(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
     (void)ws;
     need_init();
+    if (g_conv_impl == 1 && dnn_forward(out, in, w, g) == 0) {
+        if (b) ELT(k_add_chan_bias, (size_t)g->n * g->oc * g->oh * g->ow, out, b, g->oc, (size_t)g->oh * g->ow);
+        return;
+    }
     if (is_depthwise(g)) {
         size_t t = (size_t)g->n * g->c * g->oh * g->ow;
         k_dw_forward<<<blocks(t), 256>>>(out, in, w, b, g->n, g->c, g->h, g->w, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, g->oh, g->ow);
@@ -366,6 +560,15 @@ static void conv2d_backward_cuda(float *din, float *dw, float *db, const float *
                                  const ConvGeom *g, float *ws) {
     (void)ws;
     need_init();
+    if (g_conv_impl == 1) {
+        if (db) {
+            k_chan_sum_add<<<g->oc, 256>>>(db, dout, g->n, g->oc, g->oh * g->ow);
+            LAUNCHED();
+            db = NULL;
+        }
+        dnn_backward(&din, &dw, dout, in, w, g);
+        if (!din && !dw) return;
+    }
     if (is_depthwise(g)) {
         if (din) {
             size_t t = (size_t)g->n * g->c * g->h * g->w;
@@ -806,18 +1009,27 @@ __global__ void k_prelu_f(float *o, const float *x, const float *a, int c, int h
 __global__ void k_prelu_bd(float *dx, const float *dy, const float *x, const float *a, int c, int hw, size_t n) {
     GRID_LOOP(i, n) dx[i] = x[i] > 0 ? dy[i] : a[(i / hw) % c] * dy[i];
 }
-// slope gradient: one block per channel
-__global__ void k_prelu_bs(float *ds, const float *dy, const float *x, int nb, int c, int hw) {
-    int ch = blockIdx.x;
+// slope gradient: grid (P, C), P slices of each channel summed in double, then the
+// slices added in order per channel (as batch norm's reductions)
+__global__ void k_prelu_part(Part *parts, const float *dy, const float *x, int nb, int c, int hw) {
+    int p = blockIdx.x, ch = blockIdx.y, P = gridDim.x;
+    size_t lo, hi;
+    slice_of((size_t)nb * hw, p, P, &lo, &hi);
     double s = 0;
-    for (size_t i = threadIdx.x; i < (size_t)nb * hw; i += blockDim.x) {
+    for (size_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
         size_t at = ((i / hw) * c + ch) * hw + i % hw;
         if (!(x[at] > 0)) s += (double)dy[at] * x[at];
     }
     s = block_sum(s);
-    if (threadIdx.x == 0) ds[ch] += (float)s;
+    if (threadIdx.x == 0) parts[(size_t)ch * P + p] = Part{0, s, 0};
 }
-
+__global__ void k_prelu_finalize(float *ds, const Part *parts, int P, int c) {
+    int ch = blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch >= c) return;
+    double s = 0;
+    for (int p = 0; p < P; p++) s += parts[(size_t)ch * P + p].a;
+    ds[ch] += (float)s;
+}
 
 static void relu_forward_cuda(float *out, const float *in, size_t n) { ELT(k_relu_f, n, out, in); }
 static void relu_backward_cuda(float *din, const float *dout, const float *in, size_t n) { ELT(k_relu_b, n, din, dout, in); }
@@ -838,7 +1050,13 @@ static void prelu_backward_cuda(float *din, float *dslope, const float *dout, co
     size_t t = (size_t)n * c * hw;
     if (din) ELT(k_prelu_bd, t, din, dout, in, slope, c, hw);
     if (dslope) {
-        k_prelu_bs<<<c, 256>>>(dslope, dout, in, n, c, hw);
+        BnGeom g = {n, c, hw, 0, 0, 1, NULL};
+        Segs sg = make_segs(&g, NULL, 0);
+        int P = bn_slices(&g, &sg);
+        Part *parts = bn_parts((size_t)P * c);
+        k_prelu_part<<<dim3(P, c), 256>>>(parts, dout, in, n, c, hw);
+        LAUNCHED();
+        k_prelu_finalize<<<(c + 127) / 128, 128>>>(dslope, parts, P, c);
         LAUNCHED();
     }
 }

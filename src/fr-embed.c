@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "device.h"
 #include "embed.h"
 #include "msg.h"
 #include "out.h"
@@ -32,6 +33,7 @@ static const char HELP[] =
     "  -o, --output OUT.fre   where the vectors go ('-': standard output)\n"
     "  -f, --force            write binary output to a terminal\n"
     "  -j, --threads N        threads (default: all cores)\n"
+    "  -d, --device DEV       cpu (default), cuda or cuda:N (FR_CUDA_TF32=1: TF32 tensor cores)\n"
     "  -q, --quiet            no notes on stderr\n"
     "  -h, --help             this text\n"
     "  -V, --version          version and build features\n";
@@ -69,6 +71,7 @@ int main(int argc, char **argv) {
     if (!o.model) fr_usage("no model given (MODEL.frm PACK.frd)");
     if (!cc.out) fr_usage("no output given (-o OUT.fre)");
     o.pack = argv[optind], o.out = cc.out, o.threads = cc.threads, o.force = cc.force;
+    o.device = device_require(cc.device);
     o.prov = cli_cmdline(argc, argv);
     out_install_signals();
     if (embed_run(&o)) fr_die("%s", fr_errmsg());

@@ -8,6 +8,7 @@
 
 #include "backbones.h"
 #include "cli.h"
+#include "device.h"
 #include "loader.h"
 #include "msg.h"
 #include "out.h"
@@ -61,6 +62,8 @@ static const char HELP[] =
     "      --log-every N      a progress line every N steps (default 10; 0: none)\n"
     "  -o, --output DIR       the run's folder (created)\n"
     "  -j, --threads N        threads (default: all cores)\n"
+    "  -d, --device DEV       cpu (default), cuda or cuda:N: the backbone on the GPU, the head\n"
+    "                         on the host (SGD only; FR_CUDA_TF32=1 for TF32 tensor cores)\n"
     "  -s, --seed N           the run's seed (default 1337)\n"
     "  -q, --quiet            no notes on stderr\n"
     "  -h, --help             this text\n"
@@ -160,6 +163,7 @@ int main(int argc, char **argv) {
     o.view.p_rsa = o.view.rsa ? (float)prsa : 0;
     if (!cc.out) fr_usage("no output folder given (-o DIR)");
     o.pack = argv[optind], o.outdir = cc.out, o.seed = cc.seed, o.threads = cc.threads;
+    o.device = device_require(cc.device);
 
     int hk = head_kind(head);
     head_defaults(&o.head, hk, o.emb, 0);

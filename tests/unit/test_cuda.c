@@ -7,8 +7,8 @@
  * Tolerances: errors are measured as max |gpu - cpu| / max(max |cpu|, 1e-3) per
  * tensor. Elementwise ops and anything with exact semantics (masks, indices, counts,
  * argmax) must agree to 1e-6 or exactly; GEMM-based ops and reductions (summation
- * order differs) to 1e-4; the whole-network checks to 2e-3 (errors of ~60 layers in
- * FP32, TF32 off).
+ * order differs) to 1e-5; whole networks as explained above step_case (FP32, TF32
+ * off).
  */
 #include <math.h>
 #include <stdint.h>
@@ -74,6 +74,10 @@ static double rel_err(const Buf *b) {
 
 // ---------------------------------------------------------------- convolution
 
+// cuDNN may pick Winograd or FFT algorithms, whose transforms round more than a
+// direct sum: 1e-4 there, 1e-5 for the im2col + cuBLAS path
+static double conv_tol(void) { return cuda_conv_impl(-1) == 1 ? 1e-4 : 1e-5; }
+
 static void conv_case(int n, int c, int h, int w, int oc, int kh, int kw, int s, int p, int groups, int bias) {
     ConvGeom g = {n, c, h, w, oc, kh, kw, s, s, p, p, groups, 0, 0};
     REQUIRE(conv_geom(&g) == 0, "geometry");
@@ -86,18 +90,28 @@ static void conv_case(int n, int c, int h, int w, int oc, int kh, int kw, int s,
     C->conv2d_backward(dx.h, dw.h, bias ? db.h : NULL, dy.h, x.h, wt.h, &g, ws);
     G->conv2d_backward(dx.d, dw.d, bias ? db.d : NULL, dy.d, x.d, wt.d, &g, NULL);
     char what[128];
-    snprintf(what, sizeof what, "conv n%d c%d %dx%d oc%d k%dx%d s%d p%d g%d", n, c, h, w, oc, kh, kw, s, p, groups);
-    SAME(what, y, 1e-5);
-    SAME("conv dx", dx, 1e-5);
-    SAME("conv dw", dw, 1e-5);
+    snprintf(what, sizeof what, "%s conv n%d c%d %dx%d oc%d k%dx%d s%d p%d g%d", cuda_conv_impl(-1) ? "cuDNN" : "gemm", n,
+             c, h, w, oc, kh, kw, s, p, groups);
+    SAME(what, y, conv_tol());
+    SAME("conv dx", dx, conv_tol());
+    SAME("conv dw", dw, conv_tol());
     if (bias) SAME("conv db", db, 1e-5);
     free(ws);
     Buf *all[] = {&x, &wt, &b, &y, &dy, &dx, &dw, &db};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) drop(all[i]);
 }
 
+static void conv_cases(void);
 static void t_conv(void) {
     need_gpu();
+    for (int impl = 0; impl < 2; impl++) {
+        if (cuda_conv_impl(impl) != impl) continue;  // no cuDNN in this build
+        conv_cases();
+    }
+    cuda_conv_impl(1);
+}
+
+static void conv_cases(void) {
     conv_case(3, 5, 11, 9, 7, 3, 3, 1, 1, 1, 1);
     conv_case(2, 6, 13, 12, 8, 3, 3, 2, 1, 1, 0);
     conv_case(3, 7, 9, 9, 5, 1, 1, 1, 0, 1, 1);     // pointwise: batched GEMM
@@ -107,6 +121,8 @@ static void t_conv(void) {
     conv_case(2, 8, 7, 7, 8, 7, 7, 1, 0, 8, 1);     // depthwise 7x7 (GDC)
     conv_case(2, 3, 17, 14, 5, 5, 3, 2, 2, 1, 1);   // non-square kernel
     conv_case(130, 4, 6, 6, 3, 3, 3, 1, 1, 1, 1);   // many samples
+    conv_case(16, 64, 28, 28, 64, 3, 3, 1, 1, 1, 0);// IR-sized
+    conv_case(16, 128, 14, 14, 128, 3, 3, 1, 1, 128, 0);  // MobileFaceNet-sized depthwise
 }
 
 // ---------------------------------------------------------------- batch norm
@@ -132,6 +148,27 @@ static void t_batchnorm(void) {
         SAME("bn dx", dx, 1e-5);
         SAME("bn dgamma", dg, 1e-5);
         SAME("bn dbeta", dbb, 1e-5);
+        Buf *all[] = {&x, &y, &mean, &rstd, &ga, &be, &rm, &rv, &dy, &dx, &dg, &dbb};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) drop(all[i]);
+    }
+    // full-size activations (56x56, batch 16, two segments): the split reductions
+    {
+        int n = 16, c = 8, hw = 56 * 56, seg[3] = {0, 5, 16};
+        BnGeom g = {n, c, hw, 1e-5f, 0.1f, 2, seg};
+        size_t nx = (size_t)n * c * hw;
+        Buf x = mk(nx, -2, 3), y = zeros(nx), mean = zeros(2 * c), rstd = zeros(2 * c), ga = mk(c, 0.5, 1.5), be = mk(c, -1, 1);
+        Buf rm = mk(c, -0.5, 0.5), rv = mk(c, 0.5, 2), dy = mk(nx, -1, 1), dx = zeros(nx), dg = mk(c, -1, 1), dbb = mk(c, -1, 1);
+        C->bn_forward(y.h, mean.h, rstd.h, x.h, ga.h, be.h, rm.h, rv.h, &g, 1, 1);
+        G->bn_forward(y.d, mean.d, rstd.d, x.d, ga.d, be.d, rm.d, rv.d, &g, 1, 1);
+        C->bn_backward(dx.h, dg.h, dbb.h, dy.h, x.h, ga.h, mean.h, rstd.h, &g, 1);
+        G->bn_backward(dx.d, dg.d, dbb.d, dy.d, x.d, ga.d, mean.d, rstd.d, &g, 1);
+        SAME("big bn y", y, 1e-5);
+        SAME("big bn mean", mean, 1e-6);
+        SAME("big bn rstd", rstd, 1e-6);
+        SAME("big bn running var", rv, 1e-6);
+        SAME("big bn dx", dx, 1e-5);
+        SAME("big bn dgamma", dg, 1e-5);
+        SAME("big bn dbeta", dbb, 1e-5);
         Buf *all[] = {&x, &y, &mean, &rstd, &ga, &be, &rm, &rv, &dy, &dx, &dg, &dbb};
         for (size_t i = 0; i < sizeof all / sizeof *all; i++) drop(all[i]);
     }
@@ -199,6 +236,13 @@ static void t_activations(void) {
     SAME("prelu y", py, 1e-6);
     SAME("prelu dx", pdx, 1e-6);
     SAME("prelu dslope", pda, 1e-5);
+    b = 16, c = 8, hw = 56 * 56, m = (size_t)b * c * hw;  // full size: the split slope reduction
+    Buf qx = mk(m, -2, 2), qy = zeros(m), qa = mk(c, 0, 0.5), qdy = mk(m, -1, 1), qdx = zeros(m), qda = mk(c, -1, 1);
+    C->prelu_forward(qy.h, qx.h, qa.h, b, c, hw), G->prelu_forward(qy.d, qx.d, qa.d, b, c, hw);
+    C->prelu_backward(qdx.h, qda.h, qdy.h, qx.h, qa.h, b, c, hw), G->prelu_backward(qdx.d, qda.d, qdy.d, qx.d, qa.d, b, c, hw);
+    SAME("big prelu y", qy, 1e-6);
+    SAME("big prelu dx", qdx, 1e-6);
+    SAME("big prelu dslope", qda, 1e-5);
 }
 
 static void t_pooling(void) {
@@ -352,80 +396,124 @@ static void t_helpers(void) {
 }
 
 // ---------------------------------------------------------------- whole training steps
+//
+// What can be asserted of a whole network depends on its conditioning, measured on
+// the CPU by perturbing the input by 1e-6 (relative): a gradient through PReLU, ReLU
+// and max pooling jumps wherever an activation near zero changes sign, and training-
+// mode batch norm over a small batch amplifies rounding. Measured (IR-18 / MobileFace-
+// Net, batch 8): eval mode, global gradient L2 error 2.3e-4 / 1.5e-6 (IR-18's from
+// the kinks); train mode 5.2e-4 / 5.5e-3, with single near-cancelling tensors (BN
+// biases) off by 1-10% and the embeddings after one SGD step off by 0.3% / 19%. So:
+// eval mode gets a tight check of everything (forward, every gradient, the step, the
+// forward after it); train mode the forward, the running statistics it updates, and
+// the global gradient error against a bound above that noise floor. Per-op train-
+// mode batch norm at full size is checked tightly in t_batchnorm.
 
-// Two copies of one network, one on each backend: forward, backward of a random
-// output gradient, parameter gradients, an SGD step, and a second forward.
-static void step_case(const char *arch, int input, int batch) {
-    need_gpu();
-    Net *a = backbone_new(arch, input, 512), *b = backbone_new(arch, input, 512);
-    REQUIRE(a && b, "backbone %s", arch);
-    REQUIRE(net_finalize(a, 0) == 0 && net_finalize(b, 0) == 0, "finalize");
-    net_init(a, 7), net_init(b, 7);
-    a->training = b->training = 1;
-    net_to(b, G);
-    size_t nx = (size_t)batch * 3 * input * input, ne = (size_t)batch * 512;
-    float *x = xmalloc(sizeof(float) * nx), *g = xmalloc(sizeof(float) * ne), *eg = xmalloc(sizeof(float) * ne);
-    fill_uniform(x, nx, -1, 1, 5);
-    fill_uniform(g, ne, -1, 1, 6);
-    for (int step = 0; step < 2; step++) {
-        float *ea = net_forward(a, x, batch), *eb = net_forward(b, x, batch);
-        G->download(eg, eb, sizeof(float) * ne);
-        double md = 0, mr = 1e-3;
-        for (size_t i = 0; i < ne; i++) {
-            md = fmax(md, fabs((double)eg[i] - ea[i]));
-            mr = fmax(mr, fabs(ea[i]));
-        }
-        CHECK_MSG(md / mr <= 2e-3, "%s step %d: embeddings differ by %.3g (relative)", arch, step, md / mr);
-        if (step == 1) break;
-        net_zero_grad(a), net_zero_grad(b);
-        net_backward(a, g, batch), net_backward(b, g, batch);
-        float *gb = xmalloc(sizeof(float) * a->ptotal);
-        G->download(gb, b->wg, sizeof(float) * a->ptotal);
-        int bad = 0;
-        double worst = 0;
-        for (int i = 0; i < a->np; i++) {
-            Param *p = &a->params[i];
-            if (p->kind == P_BUFFER) continue;
-            double d = 0, r = 1e-6;
-            for (size_t k = 0; k < p->n; k++) {
-                d = fmax(d, fabs((double)gb[p->off + k] - a->gdata[p->off + k]));
-                r = fmax(r, fabs(a->gdata[p->off + k]));
-            }
-            if (d / r > worst) worst = d / r;
-            if (!(d / r <= 2e-3) && bad++ < 5) test_fail(__FILE__, __LINE__, "%s: gradient of %s differs by %.3g (relative)", arch, p->name, d / r);
-        }
-        printf("%s: %d parameter tensors, worst relative gradient error %.3g\n", arch, a->np, worst);
-        free(gb);
-        // an SGD step on each side (same rule, own backend)
-        for (int i = 0; i < a->np; i++) {
-            Param *p = &a->params[i];
-            if (p->kind == P_BUFFER) continue;
-            float *m = xcalloc(p->n, sizeof(float)), *md2 = G->alloc(sizeof(float) * p->n);
-            C->sgd_step(a->wp + p->off, m, a->wg + p->off, p->n, 0.01f, 0.9f, 5e-4f, 0, 1);
-            G->sgd_step(b->wp + p->off, md2, b->wg + p->off, p->n, 0.01f, 0.9f, 5e-4f, 0, 1);
-            free(m), G->release(md2);
-        }
+static void step_impl(const char *arch, int batch, int impl);
+
+typedef struct StepOut {
+    float *e0, *e1, *g, *p;  // embeddings, gradients, parameters after the step, embeddings after it
+} StepOut;
+
+static void run_step(const char *arch, int batch, int train, const Backend *be, const float *x, const float *dy, StepOut *o) {
+    Net *n = backbone_new(arch, 112, 512);
+    REQUIRE(n && net_finalize(n, 0) == 0, "backbone %s", arch);
+    net_init(n, 7);
+    n->training = train;
+    net_to(n, be);
+    size_t ne = (size_t)batch * 512;
+    o->e0 = xmalloc(sizeof(float) * ne), o->e1 = xmalloc(sizeof(float) * ne);
+    o->g = xmalloc(sizeof(float) * n->ptotal), o->p = xmalloc(sizeof(float) * n->ptotal);
+    be->download(o->e0, net_forward(n, x, batch), sizeof(float) * ne);
+    net_zero_grad(n);
+    net_backward(n, dy, batch);
+    be->download(o->g, n->wg, sizeof(float) * n->ptotal);
+    for (int i = 0; i < n->np; i++) {
+        Param *p = &n->params[i];
+        if (p->kind == P_BUFFER) continue;
+        float *m = be->alloc(sizeof(float) * p->n);
+        // eval mode at initialisation has gradients in the thousands (no batch statistics
+        // rein the activations in): a small rate keeps the step a small change
+        be->sgd_step(n->wp + p->off, m, n->wg + p->off, p->n, train ? 0.01f : 1e-6f, 0.9f, 5e-4f, 0, 1);
+        be->release(m);
     }
-    // parameters after the step, and the running statistics of two training passes
-    net_pull(b);
-    double worst = 0;
-    const char *wn = "";
-    for (int i = 0; i < a->np; i++) {
-        Param *p = &a->params[i];
-        double d = 0, r = 1e-3;
-        for (size_t k = 0; k < p->n; k++) {
-            d = fmax(d, fabs((double)a->pdata[p->off + k] - b->pdata[p->off + k]));
-            r = fmax(r, fabs(a->pdata[p->off + k]));
-        }
-        if (!(d / r <= worst)) worst = d / r, wn = p->name;
-    }
-    CHECK_MSG(worst <= 1e-4, "%s: after a step, %s differs by %.3g (relative)", arch, wn, worst);
-    free(x), free(g), free(eg);
-    net_free(a), net_free(b);
+    be->download(o->e1, net_forward(n, x, batch), sizeof(float) * ne);
+    net_pull(n);
+    memcpy(o->p, n->pdata, sizeof(float) * n->ptotal);
+    net_free(n);
 }
 
-static void t_step_ir18(void) { step_case("ir18", 112, 8); }
-static void t_step_mobilefacenet(void) { step_case("mobilefacenet", 112, 8); }
+static double maxrel(const float *got, const float *ref, size_t n) {
+    double d = 0, r = 1e-3;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - ref[i]);
+        if (!(e <= d)) d = e;
+        r = fmax(r, fabs(ref[i]));
+    }
+    return d / r;
+}
+
+static void step_case(const char *arch, int batch) {
+    need_gpu();
+    for (int impl = 1; impl >= 0; impl--)
+        if (cuda_conv_impl(impl) == impl) step_impl(arch, batch, impl);
+    cuda_conv_impl(1);
+}
+
+// cuDNN's convolutions are checked to 1e-4 rather than 1e-5 (t_conv): the whole-
+// network bounds are ten times wider on that path too
+static void step_impl(const char *arch, int batch, int impl) {
+    double wide = impl == 1 ? 10 : 1;
+    size_t nx = (size_t)batch * 3 * 112 * 112, ne = (size_t)batch * 512;
+    float *x = xmalloc(sizeof(float) * nx), *dy = xmalloc(sizeof(float) * ne);
+    fill_uniform(x, nx, -1, 1, 5);
+    fill_uniform(dy, ne, -1, 1, 6);
+    Net *shape = backbone_new(arch, 112, 512);
+    REQUIRE(shape && net_finalize(shape, 0) == 0, "backbone");
+    for (int train = 0; train < 2; train++) {
+        StepOut c, g;
+        run_step(arch, batch, train, C, x, dy, &c);
+        run_step(arch, batch, train, G, x, dy, &g);
+        const char *mode = train ? "train" : "eval";
+        double e0 = maxrel(g.e0, c.e0, ne), e1 = maxrel(g.e1, c.e1, ne), dd = 0, rr = 0, worst = 0, pworst = 0, sworst = 0;
+        const char *wn = "", *pn = "", *sn = "";
+        for (int i = 0; i < shape->np; i++) {
+            Param *p = &shape->params[i];
+            if (p->kind == P_BUFFER) {  // running statistics of the two forward passes
+                double e = maxrel(g.p + p->off, c.p + p->off, p->n);
+                if (!(e <= sworst)) sworst = e, sn = p->name;
+                continue;
+            }
+            for (size_t k = 0; k < p->n; k++) {
+                double d = (double)g.g[p->off + k] - c.g[p->off + k];
+                dd += d * d, rr += (double)c.g[p->off + k] * c.g[p->off + k];
+            }
+            double e = maxrel(g.g + p->off, c.g + p->off, p->n), q = maxrel(g.p + p->off, c.p + p->off, p->n);
+            if (!(e <= worst)) worst = e, wn = p->name;
+            if (!(q <= pworst)) pworst = q, pn = p->name;
+        }
+        double gl2 = sqrt(dd / rr);
+        printf("[%s] %s %s batch %d: embeddings %.2g, gradients (global L2) %.2g, worst gradient %.2g (%s), "
+               "parameters after the step %.2g (%s), running statistics %.2g (%s), embeddings after the step %.2g\n",
+               impl ? "cuDNN" : "gemm", arch, mode, batch, e0, gl2, worst, wn, pworst, pn, sworst, sn, e1);
+        if (!train) {
+            CHECK_MSG(e0 <= 1e-4 * wide, "%s eval: embeddings differ by %.3g", arch, e0);
+            CHECK_MSG(gl2 <= 1e-3 * wide, "%s eval: gradients differ by %.3g (global L2)", arch, gl2);
+            CHECK_MSG(pworst <= 1e-4 * wide, "%s eval: after a step %s differs by %.3g", arch, pn, pworst);
+            CHECK_MSG(e1 <= 1e-3 * wide, "%s eval: embeddings after a step differ by %.3g", arch, e1);
+        } else {
+            CHECK_MSG(e0 <= 2e-3 * wide, "%s train: embeddings differ by %.3g", arch, e0);
+            CHECK_MSG(gl2 <= 2e-2, "%s train: gradients differ by %.3g (global L2)", arch, gl2);
+        }
+        CHECK_MSG(sworst <= 1e-4 * wide, "%s %s: running statistics %s differ by %.3g", arch, mode, sn, sworst);
+        free(c.e0), free(c.e1), free(c.g), free(c.p), free(g.e0), free(g.e1), free(g.g), free(g.p);
+    }
+    net_free(shape);
+    free(x), free(dy);
+}
+
+static void t_step_ir18(void) { step_case("ir18", 8); }
+static void t_step_mobilefacenet(void) { step_case("mobilefacenet", 8); }
 
 const TestCase TESTS[] = {{"conv", t_conv},           {"batchnorm", t_batchnorm},   {"dualbn", t_dualbn},
                           {"activations", t_activations}, {"pooling", t_pooling}, {"linear_misc", t_linear_misc},
