@@ -7,23 +7,24 @@
 # runs fr-train and fr-embed with --device cuda end to end on an fr-synth pack,
 # checking the GPU's embeddings of the trained model against the CPU's.
 #
-#   scripts/gpu-check.sh [--pack] [--iters N]
+#   scripts/gpu-check.sh [--pack] [--parity-only] [--iters N]
 #
 # --pack   build here and stage what the GPU machine needs into .gpu/: the test and
 #          bench binaries, the sources they are measured against, and the shared
 #          libraries they use beyond CUDA and the C/C++ runtime (OpenBLAS, gfortran,
 #          quadmath, OpenMP, zlib); then stop. The GPU machine has its own CUDA
 #          (cuBLAS is far too large to carry) and PyTorch but none of Debian's packages.
-# Without --pack it uses .gpu/ when present (else builds), and fails with a clear
+# --parity-only runs the parity tests alone. Without --pack it uses .gpu/ when present (else builds), and fails with a clear
 # message when no GPU is visible: everything before that point runs anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACK=0 ITERS=10
+PACK=0 ITERS=10 PARITY_ONLY=0
 while (($#)); do
     case $1 in
         --pack) PACK=1 ;;
+        --parity-only) PARITY_ONLY=1 ;;
         --iters) ITERS=$2; shift ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "gpu-check: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -81,6 +82,7 @@ for c in $("$TEST" --list); do  # one process per case: a crash names its case
     printf '%-4s %-22s %6d ms\n' "$r" "$c" $(( ($(date +%s%N) - t0) / 1000000 ))
 done
 echo "parity: $(( $("$TEST" --list | wc -l) - ${#failed[@]} )) passed, ${#failed[@]} failed${failed:+ (${failed[*]})}"
+((PARITY_ONLY)) && exit $status
 
 echo "== fr-train and fr-embed on the GPU, end to end (fr-synth pack, 64 ids x 16, 112x112)"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

