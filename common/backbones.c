@@ -96,12 +96,12 @@ static Net *build_ir(const char *arch, const int *units, const int *depths, int 
 
 static int conv_block(Net *net, const char *pre, int x, int oc, int k, int s, int p, int g, int prelu) {
     char b[256];
-    snprintf(b, sizeof b, "%s.conv", pre);
+    if (snprintf(b, sizeof b, "%s.conv", pre) >= (int)sizeof b) fr_die("layer name too long");
     x = conv(net, b, x, oc, k, s, p, g);
-    snprintf(b, sizeof b, "%s.bn", pre);
+    if (snprintf(b, sizeof b, "%s.bn", pre) >= (int)sizeof b) fr_die("layer name too long");
     x = one(net, "bn", b, x, "");
     if (prelu) {
-        snprintf(b, sizeof b, "%s.prelu", pre);
+        if (snprintf(b, sizeof b, "%s.prelu", pre) >= (int)sizeof b) fr_die("layer name too long");
         x = one(net, "prelu", b, x, "");
     }
     return x;
@@ -110,14 +110,14 @@ static int conv_block(Net *net, const char *pre, int x, int oc, int k, int s, in
 // Depth_Wise: 1x1 in->g (conv block), 3x3 depthwise g (conv block), 1x1 g->out (linear block)
 static int depth_wise(Net *net, const char *pre, int x, int out, int g, int s, int residual) {
     char b[256];
-    snprintf(b, sizeof b, "%s.conv", pre);
+    if (snprintf(b, sizeof b, "%s.conv", pre) >= (int)sizeof b) fr_die("layer name too long");
     int y = conv_block(net, b, x, g, 1, 1, 0, 1, 1);
-    snprintf(b, sizeof b, "%s.conv_dw", pre);
+    if (snprintf(b, sizeof b, "%s.conv_dw", pre) >= (int)sizeof b) fr_die("layer name too long");
     y = conv_block(net, b, y, g, 3, s, 1, g, 1);
-    snprintf(b, sizeof b, "%s.project", pre);
+    if (snprintf(b, sizeof b, "%s.project", pre) >= (int)sizeof b) fr_die("layer name too long");
     y = conv_block(net, b, y, out, 1, 1, 0, 1, 0);
     if (!residual) return y;
-    snprintf(b, sizeof b, "%s.add", pre);
+    if (snprintf(b, sizeof b, "%s.add", pre) >= (int)sizeof b) fr_die("layer name too long");
     return two(net, "add", b, x, y);
 }
 
@@ -167,15 +167,15 @@ static Net *build_resnet(const char *arch, const int *units, const int *widths, 
         for (int k = 0; k < units[s]; k++) {
             int w = widths[s], stride = (k == 0 && s > 0) ? 2 : 1;
             snprintf(pre, sizeof pre, "layer%d.%d", s + 1, k);
-            snprintf(b, sizeof b, "%s.conv1", pre);
+            if (snprintf(b, sizeof b, "%s.conv1", pre) >= (int)sizeof b) fr_die("layer name too long");
             int r = conv(net, b, x, w, 3, stride, 1, 1);
-            snprintf(b, sizeof b, "%s.bn1", pre);
+            if (snprintf(b, sizeof b, "%s.bn1", pre) >= (int)sizeof b) fr_die("layer name too long");
             r = one(net, "bn", b, r, "");
-            snprintf(b, sizeof b, "%s.relu1", pre);
+            if (snprintf(b, sizeof b, "%s.relu1", pre) >= (int)sizeof b) fr_die("layer name too long");
             r = one(net, "relu", b, r, "");
-            snprintf(b, sizeof b, "%s.conv2", pre);
+            if (snprintf(b, sizeof b, "%s.conv2", pre) >= (int)sizeof b) fr_die("layer name too long");
             r = conv(net, b, r, w, 3, 1, 1, 1);
-            snprintf(b, sizeof b, "%s.bn2", pre);
+            if (snprintf(b, sizeof b, "%s.bn2", pre) >= (int)sizeof b) fr_die("layer name too long");
             r = one(net, "bn", b, r, "");
             int sc = x;
             if (stride != 1 || in_c != w) {
@@ -184,9 +184,9 @@ static Net *build_resnet(const char *arch, const int *units, const int *widths, 
                 snprintf(b, sizeof b, "%s.shortcut.1", pre);
                 sc = one(net, "bn", b, sc, "");
             }
-            snprintf(b, sizeof b, "%s.add", pre);
+            if (snprintf(b, sizeof b, "%s.add", pre) >= (int)sizeof b) fr_die("layer name too long");
             x = two(net, "add", b, r, sc);
-            snprintf(b, sizeof b, "%s.relu2", pre);
+            if (snprintf(b, sizeof b, "%s.relu2", pre) >= (int)sizeof b) fr_die("layer name too long");
             x = one(net, "relu", b, x, "");
             in_c = w;
         }

@@ -130,8 +130,10 @@ static void conv_declare(Node *n, Net *net) {
     if (p->bias) net_param(net, n, "bias", P_BIAS, 1, b);
 }
 static size_t conv_ws(Node *n, Net *net, int batch) {
-    (void)net, (void)batch;
-    return conv2d_ws_floats(&((ConvPriv *)n->priv)->geom);
+    (void)net;
+    ConvGeom g = ((ConvPriv *)n->priv)->geom;
+    g.n = batch;
+    return conv2d_ws_floats(&g);
 }
 static void conv_forward(Node *n, Net *net, int batch) {
     ConvPriv *p = n->priv;

@@ -40,55 +40,105 @@ int conv_geom(ConvGeom *g) {
 }
 
 static int is_depthwise(const ConvGeom *g) { return g->groups == g->c && g->oc == g->c; }
-static int is_pointwise(const ConvGeom *g) {
-    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+
+// Non-depthwise convolutions work on chunks of nb samples at a time: the columns of
+// the chunk side by side, col (K, nb*OHW), so a chunk is one GEMM W (OG,K) x col
+// (OG, nb*OHW) per group, large enough for OpenBLAS to run near its peak even where a
+// sample alone is a thin matrix (7x7 maps, 1x1 convolutions), and the weight gradient
+// one GEMM dY' (OG, nb*OHW) x col^T per chunk. The copies in and out of that layout
+// run on the OpenMP threads; the GEMMs outside any parallel region.
+#define CONV_CHUNK_FLOATS ((size_t)1 << 23)  // 32 MiB of columns and outputs per chunk
+
+static int conv_chunk(const ConvGeom *g) {
+    size_t K = (size_t)(g->c / g->groups) * g->kh * g->kw, og = (size_t)(g->oc / g->groups), ohw = (size_t)g->oh * g->ow;
+    size_t nb = CONV_CHUNK_FLOATS / ((K + og) * ohw);
+    if (nb < 1) nb = 1;
+    return nb > (size_t)g->n ? g->n : (int)nb;
 }
 
 size_t conv2d_ws_floats(const ConvGeom *g) {
-    if (is_depthwise(g) || is_pointwise(g)) return 0;
-    return (size_t)(g->c / g->groups) * g->kh * g->kw * g->oh * g->ow;
+    if (is_depthwise(g)) return 0;
+    size_t K = (size_t)(g->c / g->groups) * g->kh * g->kw, og = (size_t)(g->oc / g->groups);
+    return (K + og) * (size_t)conv_chunk(g) * g->oh * g->ow;
 }
 
-// col (cg*kh*kw, oh*ow) from the cg channels at x (cg, h, w)
-static void im2col(float *col, const float *x, int cg, const ConvGeom *g) {
-    int ohw = g->oh * g->ow;
-    for (int ci = 0; ci < cg; ci++)
-        for (int ky = 0; ky < g->kh; ky++)
-            for (int kx = 0; kx < g->kw; kx++) {
-                float *row = col + ((size_t)(ci * g->kh + ky) * g->kw + kx) * ohw;
-                const float *xc = x + (size_t)ci * g->h * g->w;
-                for (int oy = 0; oy < g->oh; oy++) {
-                    int iy = oy * g->sh - g->ph + ky;
-                    float *r = row + oy * g->ow;
-                    if (iy < 0 || iy >= g->h) {
-                        memset(r, 0, sizeof(float) * g->ow);
-                        continue;
-                    }
+// col (cg*kh*kw, nb*ohw): row (ci, ky, kx), column b*ohw + p, from channels [c0, c0+cg)
+// of samples [0, nb) of x (N, C, H, W)
+static void im2col_batch(float *col, const float *x, int nb, int c0, int cg, const ConvGeom *g) {
+    size_t ohw = (size_t)g->oh * g->ow, cols = (size_t)nb * ohw, hw = (size_t)g->h * g->w;
+    int rows = cg * g->kh * g->kw;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int r = 0; r < rows; r++)
+        for (int b = 0; b < nb; b++) {
+            int kx = r % g->kw, ky = (r / g->kw) % g->kh, ci = r / (g->kw * g->kh);
+            const float *xc = x + ((size_t)b * g->c + c0 + ci) * hw;
+            float *row = col + (size_t)r * cols + (size_t)b * ohw;
+            for (int oy = 0; oy < g->oh; oy++) {
+                int iy = oy * g->sh - g->ph + ky;
+                float *o = row + (size_t)oy * g->ow;
+                if (iy < 0 || iy >= g->h) {
+                    memset(o, 0, sizeof(float) * g->ow);
+                    continue;
+                }
+                const float *xr = xc + (size_t)iy * g->w;
+                if (g->sw == 1) {  // the valid part is one contiguous run
+                    int lo = g->pw - kx, hi = g->w + g->pw - kx;  // ox with 0 <= ox - pw + kx < w
+                    if (lo < 0) lo = 0;
+                    if (hi > g->ow) hi = g->ow;
+                    for (int ox = 0; ox < lo && ox < g->ow; ox++) o[ox] = 0;
+                    if (hi > lo) memcpy(o + lo, xr + lo - g->pw + kx, sizeof(float) * (size_t)(hi - lo));
+                    for (int ox = hi > lo ? hi : lo; ox < g->ow; ox++) o[ox] = 0;
+                } else {
                     for (int ox = 0; ox < g->ow; ox++) {
                         int ix = ox * g->sw - g->pw + kx;
-                        r[ox] = ix >= 0 && ix < g->w ? xc[iy * g->w + ix] : 0;
+                        o[ox] = ix >= 0 && ix < g->w ? xr[ix] : 0;
                     }
                 }
             }
+        }
 }
 
-// x (cg, h, w) += col2im(col)
-static void col2im_add(float *x, const float *col, int cg, const ConvGeom *g) {
-    int ohw = g->oh * g->ow;
-    for (int ci = 0; ci < cg; ci++)
-        for (int ky = 0; ky < g->kh; ky++)
-            for (int kx = 0; kx < g->kw; kx++) {
-                const float *row = col + ((size_t)(ci * g->kh + ky) * g->kw + kx) * ohw;
-                float *xc = x + (size_t)ci * g->h * g->w;
-                for (int oy = 0; oy < g->oh; oy++) {
-                    int iy = oy * g->sh - g->ph + ky;
-                    if (iy < 0 || iy >= g->h) continue;
-                    for (int ox = 0; ox < g->ow; ox++) {
-                        int ix = ox * g->sw - g->pw + kx;
-                        if (ix >= 0 && ix < g->w) xc[iy * g->w + ix] += row[oy * g->ow + ox];
+// channels [c0, c0+cg) of dx (nb samples) = col2im(dcol); each (sample, channel) plane
+// is written by one thread, the taps added in a fixed order
+static void col2im_batch(float *dx, const float *dcol, int nb, int c0, int cg, const ConvGeom *g) {
+    size_t ohw = (size_t)g->oh * g->ow, cols = (size_t)nb * ohw, hw = (size_t)g->h * g->w;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < nb; b++)
+        for (int ci = 0; ci < cg; ci++) {
+            float *xc = dx + ((size_t)b * g->c + c0 + ci) * hw;
+            memset(xc, 0, sizeof(float) * hw);
+            for (int ky = 0; ky < g->kh; ky++)
+                for (int kx = 0; kx < g->kw; kx++) {
+                    const float *row = dcol + ((size_t)(ci * g->kh + ky) * g->kw + kx) * cols + (size_t)b * ohw;
+                    for (int oy = 0; oy < g->oh; oy++) {
+                        int iy = oy * g->sh - g->ph + ky;
+                        if (iy < 0 || iy >= g->h) continue;
+                        float *xr = xc + (size_t)iy * g->w;
+                        const float *r = row + (size_t)oy * g->ow;
+                        for (int ox = 0; ox < g->ow; ox++) {
+                            int ix = ox * g->sw - g->pw + kx;
+                            if (ix >= 0 && ix < g->w) xr[ix] += r[ox];
+                        }
                     }
                 }
-            }
+        }
+}
+
+// y (nb, OC, ohw), channels [o0, o0+og) = t (og, nb*ohw) [+ bias]; and the reverse gather
+static void scatter_out(float *y, const float *t, const float *bias, int nb, int OC, int o0, int og, size_t ohw) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int o = 0; o < og; o++)
+        for (int b = 0; b < nb; b++) {
+            const float *src = t + ((size_t)o * nb + b) * ohw;
+            float *dst = y + ((size_t)b * OC + o0 + o) * ohw, bv = bias ? bias[o0 + o] : 0;
+            for (size_t p = 0; p < ohw; p++) dst[p] = src[p] + bv;
+        }
+}
+static void gather_out(float *t, const float *dy, int nb, int OC, int o0, int og, size_t ohw) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int o = 0; o < og; o++)
+        for (int b = 0; b < nb; b++)
+            memcpy(t + ((size_t)o * nb + b) * ohw, dy + ((size_t)b * OC + o0 + o) * ohw, sizeof(float) * ohw);
 }
 
 static void dw_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g) {
@@ -151,25 +201,18 @@ static void conv2d_forward_cpu(float *out, const float *in, const float *w, cons
         dw_forward(out, in, w, b, g);
         return;
     }
-    int cg = g->c / g->groups, og = g->oc / g->groups, K = cg * g->kh * g->kw, ohw = g->oh * g->ow;
-    for (int n = 0; n < g->n; n++)
+    int cg = g->c / g->groups, og = g->oc / g->groups, K = cg * g->kh * g->kw, nb = conv_chunk(g);
+    size_t ohw = (size_t)g->oh * g->ow, chw = (size_t)g->c * g->h * g->w;
+    float *col = ws, *t = ws + (size_t)K * nb * ohw;
+    for (int n0 = 0; n0 < g->n; n0 += nb) {
+        int m = g->n - n0 < nb ? g->n - n0 : nb;
+        int cols = (int)((size_t)m * ohw);
         for (int gr = 0; gr < g->groups; gr++) {
-            const float *x = in + ((size_t)n * g->c + (size_t)gr * cg) * g->h * g->w;
-            const float *col = x;  // a 1x1 stride-1 unpadded conv reads the input as it is
-            if (!is_pointwise(g)) {
-                im2col(ws, x, cg, g);
-                col = ws;
-            }
-            float *y = out + ((size_t)n * g->oc + (size_t)gr * og) * ohw;
-            gemm_cpu(0, 0, og, ohw, K, 1, w + (size_t)gr * og * K, K, col, ohw, 0, y, ohw);
+            im2col_batch(col, in + (size_t)n0 * chw, m, gr * cg, cg, g);
+            gemm_cpu(0, 0, og, cols, K, 1, w + (size_t)gr * og * K, K, col, cols, 0, t, cols);
+            scatter_out(out + (size_t)n0 * g->oc * ohw, t, b, m, g->oc, gr * og, og, ohw);
         }
-    if (b)
-#pragma omp parallel for collapse(2) schedule(static)
-        for (int n = 0; n < g->n; n++)
-            for (int o = 0; o < g->oc; o++) {
-                float *y = out + ((size_t)n * g->oc + o) * ohw;
-                for (int i = 0; i < ohw; i++) y[i] += b[o];
-            }
+    }
 }
 
 static void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
@@ -178,40 +221,38 @@ static void conv2d_backward_cpu(float *din, float *dw, float *db, const float *d
         dw_backward(din, dw, db, dout, in, w, g);
         return;
     }
-    int cg = g->c / g->groups, og = g->oc / g->groups, K = cg * g->kh * g->kw, ohw = g->oh * g->ow;
-    size_t hw = (size_t)g->h * g->w;
+    int cg = g->c / g->groups, og = g->oc / g->groups, K = cg * g->kh * g->kw, nb = conv_chunk(g);
+    size_t ohw = (size_t)g->oh * g->ow, chw = (size_t)g->c * g->h * g->w;
     if (db)
-        for (int n = 0; n < g->n; n++)
-            for (int o = 0; o < g->oc; o++) {
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < g->oc; o++) {
+            float acc = db[o];
+            for (int n = 0; n < g->n; n++) {
                 const float *dy = dout + ((size_t)n * g->oc + o) * ohw;
                 float s = 0;
-                for (int i = 0; i < ohw; i++) s += dy[i];
-                db[o] += s;
+                for (size_t i = 0; i < ohw; i++) s += dy[i];
+                acc += s;
             }
-    for (int n = 0; n < g->n; n++)
+            db[o] = acc;
+        }
+    if (!dw && !din) return;
+    float *col = ws, *t = ws + (size_t)K * nb * ohw;
+    for (int n0 = 0; n0 < g->n; n0 += nb) {
+        int m = g->n - n0 < nb ? g->n - n0 : nb;
+        int cols = (int)((size_t)m * ohw);
         for (int gr = 0; gr < g->groups; gr++) {
-            const float *x = in + ((size_t)n * g->c + (size_t)gr * cg) * hw;
-            const float *dy = dout + ((size_t)n * g->oc + (size_t)gr * og) * ohw;
             const float *wg = w + (size_t)gr * og * K;
+            gather_out(t, dout + (size_t)n0 * g->oc * ohw, m, g->oc, gr * og, og, ohw);
             if (dw) {
-                const float *col = x;
-                if (!is_pointwise(g)) {
-                    im2col(ws, x, cg, g);
-                    col = ws;
-                }
-                gemm_cpu(0, 1, og, K, ohw, 1, dy, ohw, col, ohw, 1, dw + (size_t)gr * og * K, K);
+                im2col_batch(col, in + (size_t)n0 * chw, m, gr * cg, cg, g);
+                gemm_cpu(0, 1, og, K, cols, 1, t, cols, col, cols, 1, dw + (size_t)gr * og * K, K);
             }
             if (din) {
-                float *dx = din + ((size_t)n * g->c + (size_t)gr * cg) * hw;
-                if (is_pointwise(g)) {
-                    gemm_cpu(1, 0, K, ohw, og, 1, wg, K, dy, ohw, 0, dx, ohw);
-                } else {
-                    gemm_cpu(1, 0, K, ohw, og, 1, wg, K, dy, ohw, 0, ws, ohw);
-                    memset(dx, 0, sizeof(float) * cg * hw);
-                    col2im_add(dx, ws, cg, g);
-                }
+                gemm_cpu(1, 0, K, cols, og, 1, wg, K, t, cols, 0, col, cols);
+                col2im_batch(din + (size_t)n0 * chw, col, m, gr * cg, cg, g);
             }
         }
+    }
 }
 
 // ---------------------------------------------------------------- batch norm

@@ -13,8 +13,8 @@
 # builds cuda/ when nvcc is found (PATH or /usr/local/cuda).
 set -eu
 
-# build: compiler, OpenBLAS, libjpeg-turbo, zlib, OpenMP (in gcc), MPI (optional but used when present)
-BUILD="build-essential pkg-config libopenblas-dev libjpeg62-turbo-dev zlib1g-dev libopenmpi-dev openmpi-bin"
+# build: compiler, OpenBLAS (headers, and the OpenMP build frkit links), libjpeg-turbo, zlib, OpenMP (in gcc), MPI (optional but used when present)
+BUILD="build-essential pkg-config libopenblas-dev libopenblas0-openmp libjpeg62-turbo-dev zlib1g-dev libopenmpi-dev openmpi-bin"
 # tests: libFuzzer (clang + its runtime), NumPy for interop checks, man for the man-page tests,
 # script(1) for the terminal test, PyTorch for the reference (golden) checks, Pillow and
 # SciPy for fr-pack's fixtures, Fashion-MNIST for its real-data test
