@@ -141,6 +141,18 @@ static void gather_out(float *t, const float *dy, int nb, int OC, int o0, int og
             memcpy(t + ((size_t)o * nb + b) * ohw, dy + ((size_t)b * OC + o0 + o) * ohw, sizeof(float) * ohw);
 }
 
+// Depthwise convolution, a plane at a time. For each output row and tap the valid
+// output columns form one range, so the inner loops run over contiguous (stride 1)
+// or evenly strided memory without bounds checks and vectorise. The forward pass
+// adds the bias and then the taps in (ky, kx) order, as a direct sum would.
+static void ox_range(const ConvGeom *g, int kx, int *lo, int *hi) {
+    // 0 <= ox*sw - pw + kx < w
+    int a = g->pw - kx, l = a <= 0 ? 0 : (a + g->sw - 1) / g->sw;
+    int b = g->w - 1 + g->pw - kx, h = b < 0 ? -1 : b / g->sw;
+    *lo = l;
+    *hi = h + 1 < g->ow ? h + 1 : g->ow;
+}
+
 static void dw_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g) {
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < g->n; n++)
@@ -149,50 +161,95 @@ static void dw_forward(float *out, const float *in, const float *w, const float 
             const float *k = w + (size_t)c * g->kh * g->kw;
             float *y = out + ((size_t)n * g->c + c) * g->oh * g->ow;
             float bias = b ? b[c] : 0;
-            for (int oy = 0; oy < g->oh; oy++)
-                for (int ox = 0; ox < g->ow; ox++) {
-                    float acc = bias;
-                    for (int ky = 0; ky < g->kh; ky++) {
-                        int iy = oy * g->sh - g->ph + ky;
-                        if (iy < 0 || iy >= g->h) continue;
-                        for (int kx = 0; kx < g->kw; kx++) {
-                            int ix = ox * g->sw - g->pw + kx;
-                            if (ix >= 0 && ix < g->w) acc += k[ky * g->kw + kx] * x[iy * g->w + ix];
-                        }
+            for (int oy = 0; oy < g->oh; oy++) {
+                float *yr = y + (size_t)oy * g->ow;
+                for (int ox = 0; ox < g->ow; ox++) yr[ox] = bias;
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = oy * g->sh - g->ph + ky;
+                    if (iy < 0 || iy >= g->h) continue;
+                    const float *xr = x + (size_t)iy * g->w;
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int lo, hi, off = kx - g->pw, sw = g->sw;
+                        float kv = k[ky * g->kw + kx];
+                        ox_range(g, kx, &lo, &hi);
+                        if (sw == 1)
+                            for (int ox = lo; ox < hi; ox++) yr[ox] += kv * xr[ox + off];
+                        else
+                            for (int ox = lo; ox < hi; ox++) yr[ox] += kv * xr[ox * sw + off];
                     }
-                    y[oy * g->ow + ox] = acc;
                 }
+            }
         }
 }
 
 static void dw_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const ConvGeom *g) {
     size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
+    int taps = g->kh * g->kw;
+    FR_ASSERT(taps <= 64 * 64);
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < g->c; c++) {
-        const float *k = w + (size_t)c * g->kh * g->kw;
-        float *dk = dw ? dw + (size_t)c * g->kh * g->kw : NULL;
+        const float *k = w + (size_t)c * taps;
+        double dk[64 * 64], dbias = 0;  // taps <= 64x64 (the layer's limit)
+        for (int t = 0; t < taps; t++) dk[t] = 0;
+        // the weight gradient accumulates per tap and output column over each sample's
+        // rows (vector adds, no horizontal sum per row) where that fits
+        float rowbuf[8192], *rowacc = (size_t)taps * g->ow <= 8192 ? rowbuf : NULL;
         for (int n = 0; n < g->n; n++) {
+            if (rowacc) memset(rowacc, 0, sizeof(float) * (size_t)taps * g->ow);
             const float *x = in + ((size_t)n * g->c + c) * hw;
             const float *dy = dout + ((size_t)n * g->c + c) * ohw;
             float *dx = din ? din + ((size_t)n * g->c + c) * hw : NULL;
             if (dx) memset(dx, 0, sizeof(float) * hw);
-            for (int oy = 0; oy < g->oh; oy++)
-                for (int ox = 0; ox < g->ow; ox++) {
-                    float d = dy[oy * g->ow + ox];
-                    if (db) db[c] += d;
-                    for (int ky = 0; ky < g->kh; ky++) {
-                        int iy = oy * g->sh - g->ph + ky;
-                        if (iy < 0 || iy >= g->h) continue;
-                        for (int kx = 0; kx < g->kw; kx++) {
-                            int ix = ox * g->sw - g->pw + kx;
-                            if (ix < 0 || ix >= g->w) continue;
-                            if (dk) dk[ky * g->kw + kx] += d * x[iy * g->w + ix];
-                            if (dx) dx[iy * g->w + ix] += d * k[ky * g->kw + kx];
+            if (db) {
+                float s = 0;
+#pragma omp simd reduction(+ : s)
+                for (size_t i = 0; i < ohw; i++) s += dy[i];
+                dbias += s;
+            }
+            for (int oy = 0; oy < g->oh; oy++) {
+                const float *dr = dy + (size_t)oy * g->ow;
+                for (int ky = 0; ky < g->kh; ky++) {
+                    int iy = oy * g->sh - g->ph + ky;
+                    if (iy < 0 || iy >= g->h) continue;
+                    const float *xr = x + (size_t)iy * g->w;
+                    float *dxr = dx ? dx + (size_t)iy * g->w : NULL;
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        int lo, hi, off = kx - g->pw, sw = g->sw;
+                        ox_range(g, kx, &lo, &hi);
+                        if (dw && rowacc) {  // per-tap rows, summed once at the end
+                            float *ar = rowacc + (size_t)(ky * g->kw + kx) * g->ow;
+                            if (sw == 1)
+                                for (int ox = lo; ox < hi; ox++) ar[ox] += dr[ox] * xr[ox + off];
+                            else
+                                for (int ox = lo; ox < hi; ox++) ar[ox] += dr[ox] * xr[ox * sw + off];
+                        } else if (dw) {
+                            float s = 0;
+#pragma omp simd reduction(+ : s)
+                            for (int ox = lo; ox < hi; ox++) s += dr[ox] * xr[ox * sw + off];
+                            dk[ky * g->kw + kx] += s;
+                        }
+                        if (dxr) {
+                            float kv = k[ky * g->kw + kx];
+                            if (sw == 1)
+                                for (int ox = lo; ox < hi; ox++) dxr[ox + off] += dr[ox] * kv;
+                            else
+                                for (int ox = lo; ox < hi; ox++) dxr[ox * sw + off] += dr[ox] * kv;
                         }
                     }
                 }
+            }
+            if (rowacc)
+                for (int t = 0; t < taps; t++) {
+                    float r = 0;
+#pragma omp simd reduction(+ : r)
+                    for (int ox = 0; ox < g->ow; ox++) r += rowacc[(size_t)t * g->ow + ox];
+                    dk[t] += r;
+                }
         }
+        if (dw)
+            for (int t = 0; t < taps; t++) dw[(size_t)c * taps + t] += (float)dk[t];
+        if (db) db[c] += (float)dbias;
     }
 }
 
@@ -262,20 +319,30 @@ static int seg_hi(const BnGeom *g, int s) { return g->seg ? g->seg[s + 1] : g->n
 static int nseg(const BnGeom *g) { return g->seg ? g->nseg : 1; }
 
 // batch statistics of channel c over samples [lo, hi): mean and biased variance (two passes)
+// Sums over a channel: each sample's plane in float (vectorised), the planes added in
+// double; the variance in a second pass about the mean.
 static void chan_stats(const float *in, const BnGeom *g, int c, int lo, int hi, double *mean, double *var) {
     double s = 0;
     size_t cnt = (size_t)(hi - lo) * g->hw;
     for (int n = lo; n < hi; n++) {
         const float *x = in + ((size_t)n * g->c + c) * g->hw;
-        for (int i = 0; i < g->hw; i++) s += x[i];
+        float r = 0;
+#pragma omp simd reduction(+ : r)
+        for (int i = 0; i < g->hw; i++) r += x[i];
+        s += r;
     }
     double m = s / (double)cnt, v = 0;
+    float mf = (float)m;
     for (int n = lo; n < hi; n++) {
         const float *x = in + ((size_t)n * g->c + c) * g->hw;
-        for (int i = 0; i < g->hw; i++) v += ((double)x[i] - m) * ((double)x[i] - m);
+        float r = 0;
+#pragma omp simd reduction(+ : r)
+        for (int i = 0; i < g->hw; i++) r += (x[i] - mf) * (x[i] - mf);
+        v += r;
     }
+    double dm = (double)mf - m;  // the mean in float is off by dm: correct the second moment
     *mean = m;
-    *var = v / (double)cnt;
+    *var = v / (double)cnt - dm * dm;
 }
 
 static void update_running(float *rm, float *rv, double mean, double var, size_t cnt, float mom) {
@@ -327,27 +394,29 @@ static void bn_backward_cpu(float *din, float *dgamma, float *dbeta, const float
             for (int n = lo; n < hi; n++) {
                 const float *x = in + ((size_t)n * g->c + c) * g->hw;
                 const float *dy = dout + ((size_t)n * g->c + c) * g->hw;
+                float a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
                 for (int i = 0; i < g->hw; i++) {
-                    sdy += dy[i];
-                    sdyx += (double)dy[i] * ((x[i] - m) * r);
+                    a += dy[i];
+                    b += dy[i] * ((x[i] - m) * r);
                 }
+                sdy += a, sdyx += b;
             }
             if (dgamma) dgamma[c] += (float)sdyx;
             if (dbeta) dbeta[c] += (float)sdy;
             if (!din) continue;
             double cnt = (double)(hi - lo) * g->hw;
+            float k = ga * r, c1 = (float)(sdy / cnt), c2 = (float)(sdyx / cnt);
             for (int n = lo; n < hi; n++) {
                 const float *x = in + ((size_t)n * g->c + c) * g->hw;
                 const float *dy = dout + ((size_t)n * g->c + c) * g->hw;
                 float *dx = din + ((size_t)n * g->c + c) * g->hw;
-                for (int i = 0; i < g->hw; i++) {
-                    if (train) {
-                        float xh = (x[i] - m) * r;
-                        dx[i] = (float)(ga * r * (dy[i] - sdy / cnt - xh * sdyx / cnt));
-                    } else {
-                        dx[i] = dy[i] * ga * r;
-                    }
-                }
+                if (train)
+#pragma omp simd
+                    for (int i = 0; i < g->hw; i++) dx[i] = k * (dy[i] - c1 - (x[i] - m) * r * c2);
+                else
+#pragma omp simd
+                    for (int i = 0; i < g->hw; i++) dx[i] = dy[i] * k;
             }
         }
     }
@@ -497,14 +566,18 @@ static void prelu_backward_cpu(float *din, float *dslope, const float *dout, con
         for (int b = 0; b < n; b++) {
             const float *x = in + ((size_t)b * c + ch) * hw, *dy = dout + ((size_t)b * c + ch) * hw;
             float *dx = din ? din + ((size_t)b * c + ch) * hw : NULL;
-            for (int i = 0; i < hw; i++) {
-                if (x[i] > 0) {
-                    if (dx) dx[i] = dy[i];
-                } else {
-                    if (dx) dx[i] = a * dy[i];
-                    ds += (double)dy[i] * x[i];
+            float s = 0;
+            if (dx)
+#pragma omp simd reduction(+ : s)
+                for (int i = 0; i < hw; i++) {
+                    int pos = x[i] > 0;
+                    dx[i] = pos ? dy[i] : a * dy[i];
+                    s += pos ? 0.f : dy[i] * x[i];
                 }
-            }
+            else
+#pragma omp simd reduction(+ : s)
+                for (int i = 0; i < hw; i++) s += x[i] > 0 ? 0.f : dy[i] * x[i];
+            ds += s;
         }
         if (dslope) dslope[ch] += (float)ds;
     }
