@@ -5,7 +5,7 @@
  *
  *   bench_nets ARCH INPUT BATCH MODE [ITERS [DEVICE]]
  *
- * MODE: train | infer. DEVICE: cpu (default), cuda (FP32) or cuda-tf32 (GEMMs on
+ * MODE: train | infer | profile (training, then a per-layer table on stderr). DEVICE: cpu (default), cuda (FP32) or cuda-tf32 (GEMMs on
  * TF32 tensor cores); on a GPU the input batch is uploaded from the host every step.
  */
 #include <stdio.h>
@@ -41,11 +41,11 @@ static int cmpd(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    fr_set_prog("bench_nets", "bench_nets ARCH INPUT BATCH train|infer [ITERS [cpu|cuda|cuda-tf32]]");
+    fr_set_prog("bench_nets", "bench_nets ARCH INPUT BATCH train|infer|profile [ITERS [cpu|cuda|cuda-tf32]]");
     if (argc < 5) fr_usage("missing arguments");
     const char *arch = argv[1], *mode = argv[4];
     int input = atoi(argv[2]), batch = atoi(argv[3]), iters = argc > 5 ? atoi(argv[5]) : 5;
-    int train = !strcmp(mode, "train");
+    int profile = !strcmp(mode, "profile"), train = profile || !strcmp(mode, "train");
     int emb = !strcmp(arch, "resnet18-cifar") ? 10 : 512;
     Net *n = backbone_new(arch, input, emb);
     if (!n || net_finalize(n, !train)) fr_die("%s", fr_errmsg());
@@ -80,6 +80,7 @@ int main(int argc, char **argv) {
     n->training = train;
     double *t = xmalloc(sizeof(double) * (size_t)(iters + warm));
     for (int it = 0; it < iters + warm; it++) {  // the first iterations warm up (allocation, page faults, cuBLAS)
+        if (profile && it == warm) net_profile_on(n);
         double t0 = now_seconds();
         net_forward(n, x, batch);
         if (train) {
@@ -100,6 +101,7 @@ int main(int argc, char **argv) {
     printf("RESULT {\"impl\":\"frkit\",\"device\":\"%s\",\"conv\":\"%s\",\"net\":\"%s\",\"input\":%d,\"mode\":\"%s\",\"batch\":%d,"
            "\"median_s\":%.4f,\"img_per_s\":%.2f,\"gflop_per_img\":%.3f,\"gflops\":%.1f}\n",
            dev, conv, arch, input, mode, batch, med, batch / med, flops_per_image(n) / 1e9, gf);
+    if (profile) net_profile_print(n, stderr);
     optim_free(o);
     net_free(n);
     free(x), free(dy), free(t);

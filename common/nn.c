@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "msg.h"
@@ -707,11 +708,61 @@ void net_alloc(Net *net, int batch) {
     net->batch = batch;
 }
 
+static double prof_now(Net *net) {
+    net->be->sync();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void net_profile_on(Net *net) {
+    if (!net->prof) net->prof = xcalloc((size_t)net->nn * 3, sizeof(double));
+}
+
+// forward FLOPs per sample of a node (multiply-add = 2): convolutions and linear layers
+static double node_flops(const Net *net, const Node *x) {
+    if (!strcmp(x->type->name, "conv")) return 2.0 * (double)net->params[x->p0].n * x->out.h * x->out.w;
+    if (!strcmp(x->type->name, "linear")) return 2.0 * (double)net->params[x->p0].n;
+    return 0;
+}
+
+void net_profile_print(const Net *net, FILE *f) {
+    if (!net->prof) return;
+    enum { MAXT = 32 };
+    const char *tn[MAXT];
+    double tf[MAXT] = {0}, tb[MAXT] = {0}, all = 0;
+    int nt = 0;
+    fprintf(f, "%-36s %-9s %-14s %9s %9s %8s %8s\n", "node", "type", "output", "fwd ms", "bwd ms", "fwd GF/s", "bwd GF/s");
+    for (int i = 1; i < net->nn; i++) {
+        const Node *x = &net->nodes[i];
+        double calls = net->prof[3 * i + 2] > 0 ? net->prof[3 * i + 2] : 1;
+        double fw = net->prof[3 * i] / calls, bw = net->prof[3 * i + 1] / calls, fl = node_flops(net, x) * net->batch;
+        char shape[32];
+        snprintf(shape, sizeof shape, "%dx%dx%d", x->out.c, x->out.h, x->out.w);
+        fprintf(f, "%-36s %-9s %-14s %9.2f %9.2f", x->name, x->type->name, shape, fw * 1e3, bw * 1e3);
+        if (fl > 0) fprintf(f, " %8.1f %8.1f", fw > 0 ? fl / fw / 1e9 : 0, bw > 0 ? 2 * fl / bw / 1e9 : 0);
+        fputc('\n', f);
+        int k = 0;
+        while (k < nt && strcmp(tn[k], x->type->name)) k++;
+        if (k == nt && nt < MAXT) tn[nt++] = x->type->name;
+        if (k < MAXT) tf[k] += fw, tb[k] += bw;
+        all += fw + bw;
+    }
+    fprintf(f, "per layer type (ms per step, share of the network's time):\n");
+    for (int k = 0; k < nt; k++)
+        fprintf(f, "  %-10s forward %9.2f  backward %9.2f  %5.1f%%\n", tn[k], tf[k] * 1e3, tb[k] * 1e3,
+                all > 0 ? 100 * (tf[k] + tb[k]) / all : 0);
+}
+
 float *net_forward(Net *net, const float *x, int batch) {
     net_alloc(net, batch);
     Node *in = &net->nodes[0];
     net->be->upload(in->y, x, sizeof(float) * batch * shape_numel(in->out));
-    for (int i = 1; i < net->nn; i++) net->nodes[i].type->forward(&net->nodes[i], net, batch);
+    for (int i = 1; i < net->nn; i++) {
+        double t0 = net->prof ? prof_now(net) : 0;
+        net->nodes[i].type->forward(&net->nodes[i], net, batch);
+        if (net->prof) net->prof[3 * i] += prof_now(net) - t0, net->prof[3 * i + 2] += 1;
+    }
     return net_out(net)->y;
 }
 
@@ -736,7 +787,9 @@ void net_backward(Net *net, const float *dout, int batch) {
                 din[k] = src->dy;
             }
         }
+        double t0 = net->prof ? prof_now(net) : 0;
         n->type->backward(n, net, batch, din);
+        if (net->prof) net->prof[3 * i + 1] += prof_now(net) - t0;
         for (int k = 0; k < n->nin; k++) {
             Node *src = &net->nodes[n->in[k]];
             if (src->consumers > 1) {
@@ -785,7 +838,7 @@ void net_free(Net *net) {
     if (net->ws) net->be->release(net->ws);
     if (net->wp != net->pdata) net->be->release(net->wp);
     if (net->wg && net->wg != net->gdata) net->be->release(net->wg);
-    free(net->nodes), free(net->params), free(net->pdata), free(net->gdata);
+    free(net->nodes), free(net->params), free(net->pdata), free(net->gdata), free(net->prof);
     free(net->arch), free(net->name);
     free(net);
 }

@@ -17,6 +17,7 @@
 #define FR_NN_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "bundle.h"
@@ -101,6 +102,7 @@ struct Net {
     float *act, *ws, *gtmp;
     size_t act_floats, ws_floats;
     FrPrep prep;
+    double *prof;        // per node: forward and backward seconds, calls (net_profile_on)
     char *arch;          // the known architecture and its options, as text (informational)
 };
 
@@ -140,6 +142,12 @@ float *net_forward(Net *net, const float *x, int batch);
 // the input gradient is in net->nodes[0].dy afterwards.
 void net_backward(Net *net, const float *dout, int batch);
 void net_zero_grad(Net *net);
+// Time every node's forward and backward (the backend is synchronised around each, so
+// GPU times are real); net_profile_print writes one line per node (name, type, shape,
+// ms per call forward and backward, GFLOP/s of convolutions and linear layers) and the
+// totals per layer type.
+void net_profile_on(Net *net);
+void net_profile_print(const Net *net, FILE *f);
 static inline Node *net_out(Net *net) { return &net->nodes[net->output]; }
 size_t net_param_count(const Net *net, int trainable_only);
 Param *net_find_param(Net *net, const char *name);

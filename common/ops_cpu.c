@@ -153,7 +153,98 @@ static void ox_range(const ConvGeom *g, int kx, int *lo, int *hi) {
     *hi = h + 1 < g->ow ? h + 1 : g->ow;
 }
 
+// Stride 1: the plane zero-padded into xp (hp x wp), outputs computed on the padded
+// width ("wide" rows of wp, the last kw-1 columns of each row discarded), so each tap
+// is one long contiguous loop over the plane instead of a short one per row. The
+// forward pass still adds the bias and then the taps in (ky, kx) order (a padded tap
+// adds k * 0). The backward pass scatters dy through each tap into a padded dx and
+// reduces dy * xp per tap for the weight gradient.
+static void dw_pad(float *xp, const float *x, const ConvGeom *g, int wp, int hp) {
+    memset(xp, 0, sizeof(float) * (size_t)wp * hp);
+    for (int y = 0; y < g->h; y++) memcpy(xp + (size_t)(y + g->ph) * wp + g->pw, x + (size_t)y * g->w, sizeof(float) * g->w);
+}
+
+static void dw_forward_s1(float *out, const float *in, const float *w, const float *b, const ConvGeom *g) {
+    int wp = g->w + 2 * g->pw, hp = g->h + 2 * g->ph, L = (g->oh - 1) * wp + g->ow;
+#pragma omp parallel
+    {
+        float *xp = xmalloc(sizeof(float) * (size_t)wp * hp * 2), *yw = xp + (size_t)wp * hp;
+#pragma omp for collapse(2) schedule(static)
+        for (int n = 0; n < g->n; n++)
+            for (int c = 0; c < g->c; c++) {
+                const float *k = w + (size_t)c * g->kh * g->kw;
+                float *y = out + ((size_t)n * g->c + c) * g->oh * g->ow, bias = b ? b[c] : 0;
+                dw_pad(xp, in + ((size_t)n * g->c + c) * g->h * g->w, g, wp, hp);
+                for (int j = 0; j < L; j++) yw[j] = bias;
+                for (int ky = 0; ky < g->kh; ky++)
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        const float *xs = xp + (size_t)ky * wp + kx;
+                        float kv = k[ky * g->kw + kx];
+                        for (int j = 0; j < L; j++) yw[j] += kv * xs[j];
+                    }
+                for (int oy = 0; oy < g->oh; oy++) memcpy(y + (size_t)oy * g->ow, yw + (size_t)oy * wp, sizeof(float) * g->ow);
+            }
+        free(xp);
+    }
+}
+
+static void dw_backward_s1(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                           const ConvGeom *g) {
+    int wp = g->w + 2 * g->pw, hp = g->h + 2 * g->ph, L = (g->oh - 1) * wp + g->ow, taps = g->kh * g->kw;
+    size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow, P = (size_t)wp * hp;
+    FR_ASSERT(taps <= 64 * 64);
+#pragma omp parallel
+    {
+        float *xp = xmalloc(sizeof(float) * P * 3), *dyw = xp + P, *dxp = xp + 2 * P;
+        memset(dyw, 0, sizeof(float) * P);  // the discarded columns stay zero
+#pragma omp for schedule(static)
+        for (int c = 0; c < g->c; c++) {
+            const float *k = w + (size_t)c * taps;
+            double dk[64 * 64], dbias = 0;
+            for (int t = 0; t < taps; t++) dk[t] = 0;
+            for (int n = 0; n < g->n; n++) {
+                const float *dy = dout + ((size_t)n * g->c + c) * ohw;
+                for (int oy = 0; oy < g->oh; oy++) memcpy(dyw + (size_t)oy * wp, dy + (size_t)oy * g->ow, sizeof(float) * g->ow);
+                if (db) {
+                    float r = 0;
+#pragma omp simd reduction(+ : r)
+                    for (size_t i = 0; i < ohw; i++) r += dy[i];
+                    dbias += r;
+                }
+                if (dw) {
+                    dw_pad(xp, in + ((size_t)n * g->c + c) * hw, g, wp, hp);
+                    for (int t = 0; t < taps; t++) {
+                        const float *xs = xp + (size_t)(t / g->kw) * wp + t % g->kw;
+                        float r = 0;
+#pragma omp simd reduction(+ : r)
+                        for (int j = 0; j < L; j++) r += dyw[j] * xs[j];
+                        dk[t] += r;
+                    }
+                }
+                if (din) {
+                    memset(dxp, 0, sizeof(float) * P);
+                    for (int t = 0; t < taps; t++) {
+                        float *ds = dxp + (size_t)(t / g->kw) * wp + t % g->kw, kv = k[t];
+                        for (int j = 0; j < L; j++) ds[j] += kv * dyw[j];
+                    }
+                    float *dx = din + ((size_t)n * g->c + c) * hw;
+                    for (int y = 0; y < g->h; y++)
+                        memcpy(dx + (size_t)y * g->w, dxp + (size_t)(y + g->ph) * wp + g->pw, sizeof(float) * g->w);
+                }
+            }
+            if (dw)
+                for (int t = 0; t < taps; t++) dw[(size_t)c * taps + t] += (float)dk[t];
+            if (db) db[c] += (float)dbias;
+        }
+        free(xp);
+    }
+}
+
 static void dw_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g) {
+    if (g->sh == 1 && g->sw == 1) {
+        dw_forward_s1(out, in, w, b, g);
+        return;
+    }
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < g->n; n++)
         for (int c = 0; c < g->c; c++) {
@@ -184,6 +275,10 @@ static void dw_forward(float *out, const float *in, const float *w, const float 
 
 static void dw_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const ConvGeom *g) {
+    if (g->sh == 1 && g->sw == 1) {
+        dw_backward_s1(din, dw, db, dout, in, w, g);
+        return;
+    }
     size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
     int taps = g->kh * g->kw;
     FR_ASSERT(taps <= 64 * 64);
