@@ -5,7 +5,9 @@
  *
  *   bench_nets ARCH INPUT BATCH MODE [ITERS [DEVICE]]
  *
- * MODE: train | infer | profile (training, then a per-layer table on stderr). DEVICE: cpu (default), cuda (FP32) or cuda-tf32 (GEMMs on
+ * MODE: train | infer | profile (training, then a per-layer table on stderr) | pgd
+ * (PGD-10 as an attack runs it: eval mode, frozen statistics, 10 x forward and input
+ * gradient of the cross-entropy, no weight gradients). DEVICE: cpu (default), cuda (FP32) or cuda-tf32 (GEMMs on
  * TF32 tensor cores); on a GPU the input batch is uploaded from the host every step.
  */
 #include <stdio.h>
@@ -45,10 +47,10 @@ int main(int argc, char **argv) {
     if (argc < 5) fr_usage("missing arguments");
     const char *arch = argv[1], *mode = argv[4];
     int input = atoi(argv[2]), batch = atoi(argv[3]), iters = argc > 5 ? atoi(argv[5]) : 5;
-    int profile = !strcmp(mode, "profile"), train = profile || !strcmp(mode, "train");
+    int profile = !strcmp(mode, "profile"), train = profile || !strcmp(mode, "train"), pgd = !strcmp(mode, "pgd");
     int emb = !strcmp(arch, "resnet18-cifar") ? 10 : 512;
     Net *n = backbone_new(arch, input, emb);
-    if (!n || net_finalize(n, !train)) fr_die("%s", fr_errmsg());
+    if (!n || net_finalize(n, !train && !pgd)) fr_die("%s", fr_errmsg());
     net_init(n, 1);
     const char *dev = argc > 6 ? argv[6] : "cpu";
     int warm = 1;
@@ -78,11 +80,28 @@ int main(int argc, char **argv) {
         optim_add_net(o, n);
     }
     n->training = train;
+    n->param_grads = !pgd;
+    float *dl = xmalloc(sizeof(float) * ny), *xa = xmalloc(sizeof(float) * nx), *gx = xmalloc(sizeof(float) * nx);
+    int32_t *lab = xmalloc(sizeof(int32_t) * (size_t)batch);
+    for (int i = 0; i < batch; i++) lab[i] = i % emb;
     double *t = xmalloc(sizeof(double) * (size_t)(iters + warm));
     for (int it = 0; it < iters + warm; it++) {  // the first iterations warm up (allocation, page faults, cuBLAS)
         if (profile && it == warm) net_profile_on(n);
         double t0 = now_seconds();
-        net_forward(n, x, batch);
+        if (pgd) {  // the CE gradient on the host, as an attack on the CPU computes it
+            memcpy(xa, x, sizeof(float) * nx);
+            for (int k = 0; k < 10; k++) {
+                float *lo = net_forward(n, xa, batch), *hl = xmalloc(sizeof(float) * ny);
+                n->be->download(hl, lo, sizeof(float) * ny);
+                BACKEND_CPU.softmax_ce(dl, hl, lab, batch, emb, 1);
+                free(hl);
+                net_backward(n, dl, batch);
+                n->be->download(gx, n->nodes[0].dy, sizeof(float) * nx);
+                for (size_t i = 0; i < nx; i++) xa[i] += (gx[i] > 0 ? 2.f : gx[i] < 0 ? -2.f : 0.f) / 255;
+            }
+        } else {
+            net_forward(n, x, batch);
+        }
         if (train) {
             net_zero_grad(n);
             net_backward(n, dy, batch);
@@ -93,7 +112,7 @@ int main(int argc, char **argv) {
     }
     qsort(t + warm, (size_t)iters, sizeof *t, cmpd);
     double med = t[warm + iters / 2];
-    double gf = flops_per_image(n) * (train ? 3 : 1) * batch / med / 1e9;
+    double gf = flops_per_image(n) * (train ? 3 : pgd ? 20 : 1) * batch / med / 1e9;
     const char *conv = "cpu";
 #ifdef FR_HAVE_CUDA
     if (n->be->device) conv = cuda_conv_impl(-1) == 1 ? "cudnn" : "gemm";
@@ -104,6 +123,6 @@ int main(int argc, char **argv) {
     if (profile) net_profile_print(n, stderr);
     optim_free(o);
     net_free(n);
-    free(x), free(dy), free(t);
+    free(x), free(dy), free(t), free(dl), free(xa), free(gx), free(lab);
     return 0;
 }

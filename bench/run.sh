@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# bench/run.sh: `make bench`. Training-step and inference images/s of frkit for the
-# reference workloads (IR-18@112 and MobileFaceNet@112 train batch 32, ResNet-18@32
-# train batch 128, inference batch 64), at the thread counts given (default 1 and 2).
+# bench/run.sh: `make bench`. Training-step, inference and PGD-10 images/s of frkit for
+# the reference workloads (IR-18@112 and MobileFaceNet@112 train batch 32, ResNet-18@32
+# train batch 128, inference batch 64, ResNet-18@32 PGD-10 batch 64), beside PyTorch
+# on the same networks and step (bench/torch_baseline.py), at the thread counts given
+# (THREADS, default "1 2"), with a per-layer profile of IR-18 and MobileFaceNet training
+# (PROFILE=0 skips it).
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset, so OpenBLAS picks its own kernels;
 # the core it picked is printed. Benchmarks never gate the tests.
 set -u
@@ -13,15 +16,56 @@ ITERS=${ITERS:-5}
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 core=$(OPENBLAS_VERBOSE=2 $B tiny-ir 16 1 infer 1 2>&1 | grep -o 'Core: [A-Za-z0-9]*' | head -n1)
 echo "frkit bench: $(nproc) cores, OpenBLAS ${core:-core unknown}, $(date -u +%Y-%m-%dT%H:%MZ)"
+# Each workload: frkit, then PyTorch as installed (glibc malloc) and at its best
+# (jemalloc preloaded, as ../shared/bench/README.md), each layout; ratios against the
+# best of each. PYTORCH=0 skips the baseline (it needs python3-torch and libjemalloc2:
+# scripts/deps.sh --bench).
+PYTORCH=${PYTORCH:-1}
+JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+WORKLOADS=${WORKLOADS:-"ir18:112:32:train mobilefacenet:112:32:train resnet18-cifar:32:128:train ir18:112:64:infer mobilefacenet:112:64:infer resnet18-cifar:32:64:pgd"}
+res=$(mktemp)
 for th in $THREADS; do
     export OMP_NUM_THREADS=$th OPENBLAS_NUM_THREADS=$th
     echo "== threads $th"
-    $B ir18 112 32 train "$ITERS"
-    $B mobilefacenet 112 32 train "$ITERS"
-    $B resnet18-cifar 32 128 train "$ITERS"
-    $B ir18 112 64 infer "$ITERS"
-    $B mobilefacenet 112 64 infer "$ITERS"
+    for w in $WORKLOADS; do
+        IFS=: read -r net in b mode <<<"$w"
+        $B "$net" "$in" "$b" "$mode" "$ITERS" | sed "s/^RESULT {/RESULT {\"threads\":$th,/" | tee -a "$res"
+        if [[ $PYTORCH == 1 ]] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+            for layout in "" --channels-last; do
+                /usr/bin/python3 bench/torch_baseline.py --net "$net" --mode "$mode" --batch "$b" --threads "$th" --iters "$ITERS" $layout | tee -a "$res"
+                [[ -e $JEMALLOC ]] && env LD_PRELOAD=$JEMALLOC MALLOC_CONF=thp:always,metadata_thp:auto,dirty_decay_ms:-1,muzzy_decay_ms:-1 \
+                    /usr/bin/python3 bench/torch_baseline.py --net "$net" --mode "$mode" --batch "$b" --threads "$th" --iters "$ITERS" $layout | tee -a "$res"
+            done
+        fi
+    done
 done
+echo "== summary: images/s (GFLOP/s); ratio = frkit / PyTorch (best layout)"
+python3 - "$res" <<'PY'
+import json, sys
+rows = [json.loads(l.split("RESULT ", 1)[1]) for l in open(sys.argv[1]) if l.startswith("RESULT ")]
+keys = []
+for r in rows:
+    k = (r["net"], r["mode"], r["batch"], r["threads"])
+    if k not in keys: keys.append(k)
+print(f"{'workload':34} {'frkit':>14} {'torch best':>14} {'ratio':>6} {'torch as inst.':>15} {'ratio':>6}")
+for k in keys:
+    f = [r for r in rows if r["impl"] == "frkit" and (r["net"], r["mode"], r["batch"], r["threads"]) == k]
+    t = [r for r in rows if r["impl"] == "torch" and (r["net"], r["mode"], r["batch"], r["threads"]) == k]
+    if not f: continue
+    f = f[0]
+    best = max((r for r in t if r["malloc"] == "jemalloc"), key=lambda r: r["img_per_s"], default=None)
+    inst = max((r for r in t if r["malloc"] == "glibc"), key=lambda r: r["img_per_s"], default=None)
+    def cell(r): return f"{r['img_per_s']:7.2f} ({r['gflops']:4.0f})" if r else f"{'-':>14}"
+    def ratio(r): return f"{f['img_per_s'] / r['img_per_s']:6.2f}" if r else f"{'-':>6}"
+    name = f"{k[0]} {k[1]} b{k[2]} t{k[3]}"
+    print(f"{name:34} {cell(f):>14} {cell(best):>14} {ratio(best)} {cell(inst):>15} {ratio(inst)}")
+PY
+rm -f "$res"
+
+if [[ ${PROFILE:-1} == 1 ]]; then
+    echo "== per-layer profile, 2 threads: IR-18 and MobileFaceNet training at batch 32"
+    for net in ir18 mobilefacenet; do OMP_NUM_THREADS=2 $B "$net" 112 32 profile 2 2>&1 | grep -v '^RESULT'; done
+fi
 
 # packing JPEG folders (LFW's development images, 2320 JPEGs of 150x150), and fr-synth
 DATA=${FR_DATA:-../shared/data}
