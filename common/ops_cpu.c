@@ -63,6 +63,15 @@ size_t conv2d_ws_floats(const ConvGeom *g) {
     return (K + og) * (size_t)conv_chunk(g) * g->oh * g->ow;
 }
 
+// the output columns ox whose input column ox*sw - pw + kx lies inside the image
+static void ox_range(const ConvGeom *g, int kx, int *lo, int *hi) {
+    // 0 <= ox*sw - pw + kx < w
+    int a = g->pw - kx, l = a <= 0 ? 0 : (a + g->sw - 1) / g->sw;
+    int b = g->w - 1 + g->pw - kx, h = b < 0 ? -1 : b / g->sw;
+    *lo = l;
+    *hi = h + 1 < g->ow ? h + 1 : g->ow;
+}
+
 // col (cg*kh*kw, nb*ohw): row (ci, ky, kx), column b*ohw + p, from channels [c0, c0+cg)
 // of samples [0, nb) of x (N, C, H, W)
 static void im2col_batch(float *col, const float *x, int nb, int c0, int cg, const ConvGeom *g) {
@@ -111,15 +120,17 @@ static void col2im_batch(float *dx, const float *dcol, int nb, int c0, int cg, c
             for (int ky = 0; ky < g->kh; ky++)
                 for (int kx = 0; kx < g->kw; kx++) {
                     const float *row = dcol + ((size_t)(ci * g->kh + ky) * g->kw + kx) * cols + (size_t)b * ohw;
+                    int lo, hi, off = kx - g->pw, sw = g->sw;
+                    ox_range(g, kx, &lo, &hi);
                     for (int oy = 0; oy < g->oh; oy++) {
                         int iy = oy * g->sh - g->ph + ky;
                         if (iy < 0 || iy >= g->h) continue;
                         float *xr = xc + (size_t)iy * g->w;
                         const float *r = row + (size_t)oy * g->ow;
-                        for (int ox = 0; ox < g->ow; ox++) {
-                            int ix = ox * g->sw - g->pw + kx;
-                            if (ix >= 0 && ix < g->w) xr[ix] += r[ox];
-                        }
+                        if (sw == 1)
+                            for (int ox = lo; ox < hi; ox++) xr[ox + off] += r[ox];
+                        else
+                            for (int ox = lo; ox < hi; ox++) xr[ox * sw + off] += r[ox];
                     }
                 }
         }
@@ -146,13 +157,6 @@ static void gather_out(float *t, const float *dy, int nb, int OC, int o0, int og
 // output columns form one range, so the inner loops run over contiguous (stride 1)
 // or evenly strided memory without bounds checks and vectorise. The forward pass
 // adds the bias and then the taps in (ky, kx) order, as a direct sum would.
-static void ox_range(const ConvGeom *g, int kx, int *lo, int *hi) {
-    // 0 <= ox*sw - pw + kx < w
-    int a = g->pw - kx, l = a <= 0 ? 0 : (a + g->sw - 1) / g->sw;
-    int b = g->w - 1 + g->pw - kx, h = b < 0 ? -1 : b / g->sw;
-    *lo = l;
-    *hi = h + 1 < g->ow ? h + 1 : g->ow;
-}
 
 // Stride 1: the plane zero-padded into xp (hp x wp), outputs computed on the padded
 // width ("wide" rows of wp, the last kw-1 columns of each row discarded), so each tap
