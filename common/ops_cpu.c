@@ -16,6 +16,7 @@
 
 #include "msg.h"
 #include "ops.h"
+#include "ops_shared.h"
 #include "rng.h"
 #include "xio.h"
 
@@ -445,11 +446,6 @@ static void chan_stats(const float *in, const BnGeom *g, int c, int lo, int hi, 
     *var = v / (double)cnt - dm * dm;
 }
 
-static void update_running(float *rm, float *rv, double mean, double var, size_t cnt, float mom) {
-    double unbiased = cnt > 1 ? var * (double)cnt / (double)(cnt - 1) : var;
-    *rm = (float)((1 - mom) * *rm + mom * mean);
-    *rv = (float)((1 - mom) * *rv + mom * unbiased);
-}
 
 static void bn_forward_cpu(float *out, float *mean, float *rstd, const float *in, const float *gamma, const float *beta,
                            float *run_mean, float *run_var, const BnGeom *g, int train, int update) {
@@ -464,7 +460,7 @@ static void bn_forward_cpu(float *out, float *mean, float *rstd, const float *in
                 chan_stats(in, g, c, lo, hi, &dm, &dv);
                 m = (float)dm;
                 r = (float)(1 / sqrt(dv + g->eps));
-                if (update && run_mean) update_running(&run_mean[c], &run_var[c], dm, dv, (size_t)(hi - lo) * g->hw, g->momentum);
+                if (update && run_mean) fr_update_running(&run_mean[c], &run_var[c], dm, dv, (size_t)(hi - lo) * g->hw, g->momentum);
             } else {
                 m = run_mean[c];
                 r = (float)(1 / sqrt((double)run_var[c] + g->eps));
@@ -539,7 +535,7 @@ static void dualbn_forward_cpu(float *out, float *mean, float *rstd, const float
                 m[0] = m[1] = (float)dm;
                 r[0] = r[1] = (float)(1 / sqrt(dv + g->eps));
                 int k = seg_set ? seg_set[s] : -1;
-                if (update && k >= 0) update_running(&run_mean[k * C + c], &run_var[k * C + c], dm, dv, (size_t)(hi - lo) * g->hw, g->momentum);
+                if (update && k >= 0) fr_update_running(&run_mean[k * C + c], &run_var[k * C + c], dm, dv, (size_t)(hi - lo) * g->hw, g->momentum);
             } else {
                 for (int k = 0; k < 2; k++) {
                     m[k] = run_mean[k * C + c];
@@ -742,16 +738,6 @@ static void maxpool_backward_cpu(float *din, const float *dout, const int32_t *i
         }
 }
 
-// PyTorch's window: starts at oy*s - p, ends at min(start + k, h + p); the divisor is
-// that (padded) window's size; the sum covers its part inside the image
-static void avg_window(const ConvGeom *g, int oy, int ox, int *y0, int *y1, int *x0, int *x1, float *div) {
-    int hs = oy * g->sh - g->ph, ws = ox * g->sw - g->pw;
-    int he = hs + g->kh < g->h + g->ph ? hs + g->kh : g->h + g->ph;
-    int we = ws + g->kw < g->w + g->pw ? ws + g->kw : g->w + g->pw;
-    *div = (float)((he - hs) * (we - ws));
-    *y0 = hs < 0 ? 0 : hs, *x0 = ws < 0 ? 0 : ws;
-    *y1 = he > g->h ? g->h : he, *x1 = we > g->w ? g->w : we;
-}
 
 static void avgpool_forward_cpu(float *out, const float *in, const ConvGeom *g) {
 #pragma omp parallel for collapse(2) schedule(static)
@@ -763,7 +749,7 @@ static void avgpool_forward_cpu(float *out, const float *in, const ConvGeom *g) 
                 for (int ox = 0; ox < g->ow; ox++) {
                     int y0, y1, x0, x1;
                     float div, s = 0;
-                    avg_window(g, oy, ox, &y0, &y1, &x0, &x1, &div);
+                    fr_avg_window(g->h, g->w, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, oy, ox, &y0, &y1, &x0, &x1, &div);
                     for (int iy = y0; iy < y1; iy++)
                         for (int ix = x0; ix < x1; ix++) s += x[iy * g->w + ix];
                     y[oy * g->ow + ox] = s / div;
@@ -783,7 +769,7 @@ static void avgpool_backward_cpu(float *din, const float *dout, const ConvGeom *
                 for (int ox = 0; ox < g->ow; ox++) {
                     int y0, y1, x0, x1;
                     float div;
-                    avg_window(g, oy, ox, &y0, &y1, &x0, &x1, &div);
+                    fr_avg_window(g->h, g->w, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, oy, ox, &y0, &y1, &x0, &x1, &div);
                     float d = dy[oy * g->ow + ox] / div;
                     for (int iy = y0; iy < y1; iy++)
                         for (int ix = x0; ix < x1; ix++) dx[iy * g->w + ix] += d;
@@ -793,15 +779,6 @@ static void avgpool_backward_cpu(float *din, const float *dout, const ConvGeom *
 
 // ---------------------------------------------------------------- upsampling
 
-// source coordinate of output index o for bilinear, align_corners=False (PyTorch's area_pixel_compute_source_index)
-static void bilin_src(int o, int in, int factor, int *i0, int *i1, float *l1) {
-    float s = ((float)o + 0.5f) / (float)factor - 0.5f;
-    if (s < 0) s = 0;
-    int a = (int)s;
-    *i0 = a;
-    *i1 = a < in - 1 ? a + 1 : a;
-    *l1 = s - (float)a;
-}
 
 static void upsample_forward_cpu(float *out, const float *in, int n, int c, int h, int w, int f, int mode) {
     int oh = h * f, ow = w * f;
@@ -817,8 +794,8 @@ static void upsample_forward_cpu(float *out, const float *in, int n, int c, int 
                     } else {
                         int y0, y1, x0, x1;
                         float ly, lx;
-                        bilin_src(oy, h, f, &y0, &y1, &ly);
-                        bilin_src(ox, w, f, &x0, &x1, &lx);
+                        fr_bilin_src(oy, h, f, &y0, &y1, &ly);
+                        fr_bilin_src(ox, w, f, &x0, &x1, &lx);
                         y[oy * ow + ox] = (1 - ly) * ((1 - lx) * x[y0 * w + x0] + lx * x[y0 * w + x1]) +
                                           ly * ((1 - lx) * x[y1 * w + x0] + lx * x[y1 * w + x1]);
                     }
@@ -827,30 +804,9 @@ static void upsample_forward_cpu(float *out, const float *in, int n, int c, int 
 }
 
 static void upsample_backward_cpu(float *din, const float *dout, int n, int c, int h, int w, int f, int mode) {
-    int oh = h * f, ow = w * f;
-    memset(din, 0, sizeof(float) * n * c * h * w);
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < n; b++)
-        for (int ch = 0; ch < c; ch++) {
-            float *dx = din + ((size_t)b * c + ch) * h * w;
-            const float *dy = dout + ((size_t)b * c + ch) * oh * ow;
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++) {
-                    float d = dy[oy * ow + ox];
-                    if (mode == 0) {
-                        dx[(oy / f) * w + ox / f] += d;
-                    } else {
-                        int y0, y1, x0, x1;
-                        float ly, lx;
-                        bilin_src(oy, h, f, &y0, &y1, &ly);
-                        bilin_src(ox, w, f, &x0, &x1, &lx);
-                        dx[y0 * w + x0] += d * (1 - ly) * (1 - lx);
-                        dx[y0 * w + x1] += d * (1 - ly) * lx;
-                        dx[y1 * w + x0] += d * ly * (1 - lx);
-                        dx[y1 * w + x1] += d * ly * lx;
-                    }
-                }
-        }
+#pragma omp parallel for schedule(static)
+    for (size_t pl = 0; pl < (size_t)n * c; pl++)
+        fr_upsample_plane_backward(din + pl * h * w, dout + pl * (size_t)h * w * f * f, h, w, f, mode);
 }
 
 // ---------------------------------------------------------------- linear, dropout, elementwise

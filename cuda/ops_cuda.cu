@@ -30,6 +30,7 @@
 extern "C" {
 #include "msg.h"
 #include "ops.h"
+#include "ops_shared.h"
 #include "rng.h"
 }
 
@@ -667,11 +668,6 @@ __device__ void chan_stats_dev(const float *in, int C, int hw, int c, int lo, in
     *var = sh_v;
 }
 
-__device__ void update_running_dev(float *rm, float *rv, double mean, double var, size_t cnt, float mom) {
-    double unbiased = cnt > 1 ? var * (double)cnt / (double)(cnt - 1) : var;
-    *rm = (float)((1 - mom) * *rm + mom * mean);
-    *rv = (float)((1 - mom) * *rv + mom * unbiased);
-}
 
 // Plain batch norm in three kernels so that every SM has work: partial statistics
 // of P slices of each (segment, channel) in double (count, mean, M2 by two passes
@@ -749,7 +745,7 @@ __global__ void k_bn_finalize(float *mean, float *rstd, float *run_mean, float *
         double var = m2 / n;
         mean[s * C + c] = (float)m;
         rstd[s * C + c] = (float)(1 / sqrt(var + eps));
-        if (update && run_mean) update_running_dev(&run_mean[c], &run_var[c], m, var, (size_t)n, mom);
+        if (update && run_mean) fr_update_running(&run_mean[c], &run_var[c], m, var, (size_t)n, mom);
     }
 }
 
@@ -869,7 +865,7 @@ __global__ void k_dualbn_forward(float *out, float *mean, float *rstd, const flo
                 sr[0] = sr[1] = (float)(1 / sqrt(dv + eps));
                 int k = sg.set[s];
                 if (update && k >= 0)
-                    update_running_dev(&run_mean[k * C + c], &run_var[k * C + c], dm, dv, (size_t)(hi - lo) * hw, mom);
+                    fr_update_running(&run_mean[k * C + c], &run_var[k * C + c], dm, dv, (size_t)(hi - lo) * hw, mom);
             }
         } else if (threadIdx.x == 0) {
             for (int k = 0; k < 2; k++) {
@@ -1111,15 +1107,6 @@ __global__ void k_maxpool_b(float *din, const float *dout, const int32_t *idx, i
     }
 }
 
-__device__ void avg_window_dev(int H, int W, int kh, int kw, int sh, int sw, int ph, int pw, int oy, int ox, int *y0,
-                               int *y1, int *x0, int *x1, float *div) {
-    int hs = oy * sh - ph, ws = ox * sw - pw;
-    int he = hs + kh < H + ph ? hs + kh : H + ph;
-    int we = ws + kw < W + pw ? ws + kw : W + pw;
-    *div = (float)((he - hs) * (we - ws));
-    *y0 = hs < 0 ? 0 : hs, *x0 = ws < 0 ? 0 : ws;
-    *y1 = he > H ? H : he, *x1 = we > W ? W : we;
-}
 
 __global__ void k_avgpool_f(float *out, const float *in, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw,
                             int oh, int ow, size_t total) {
@@ -1128,7 +1115,7 @@ __global__ void k_avgpool_f(float *out, const float *in, int H, int W, int kh, i
         const float *x = in + (i / ((size_t)ow * oh)) * H * W;
         int y0, y1, x0, x1;
         float div, s = 0;
-        avg_window_dev(H, W, kh, kw, sh, sw, ph, pw, oy, ox, &y0, &y1, &x0, &x1, &div);
+        fr_avg_window(H, W, kh, kw, sh, sw, ph, pw, oy, ox, &y0, &y1, &x0, &x1, &div);
         for (int iy = y0; iy < y1; iy++)
             for (int ix = x0; ix < x1; ix++) s += x[iy * W + ix];
         out[i] = s / div;
@@ -1152,7 +1139,7 @@ __global__ void k_avgpool_b(float *din, const float *dout, int H, int W, int kh,
                 if (ox >= ow) continue;
                 int y0, y1, x0, x1;
                 float div;
-                avg_window_dev(H, W, kh, kw, sh, sw, ph, pw, oy, ox, &y0, &y1, &x0, &x1, &div);
+                fr_avg_window(H, W, kh, kw, sh, sw, ph, pw, oy, ox, &y0, &y1, &x0, &x1, &div);
                 s += dy[oy * ow + ox] / div;
             }
         }
@@ -1180,14 +1167,6 @@ static void avgpool_backward_cuda(float *din, const float *dout, const ConvGeom 
 
 // ---------------------------------------------------------------- upsampling
 
-__device__ void bilin_src_dev(int o, int in, int f, int *i0, int *i1, float *l1) {
-    float s = ((float)o + 0.5f) / (float)f - 0.5f;
-    if (s < 0) s = 0;
-    int a = (int)s;
-    *i0 = a;
-    *i1 = a < in - 1 ? a + 1 : a;
-    *l1 = s - (float)a;
-}
 
 __global__ void k_upsample_f(float *out, const float *in, int h, int w, int f, int mode, size_t total) {
     int oh = h * f, ow = w * f;
@@ -1199,36 +1178,15 @@ __global__ void k_upsample_f(float *out, const float *in, int h, int w, int f, i
         } else {
             int y0, y1, x0, x1;
             float ly, lx;
-            bilin_src_dev(oy, h, f, &y0, &y1, &ly);
-            bilin_src_dev(ox, w, f, &x0, &x1, &lx);
+            fr_bilin_src(oy, h, f, &y0, &y1, &ly);
+            fr_bilin_src(ox, w, f, &x0, &x1, &lx);
             out[i] = (1 - ly) * ((1 - lx) * x[y0 * w + x0] + lx * x[y0 * w + x1]) + ly * ((1 - lx) * x[y1 * w + x0] + lx * x[y1 * w + x1]);
         }
     }
 }
 // one thread per input plane keeps the CPU's accumulation order and needs no atomics
 __global__ void k_upsample_b(float *din, const float *dout, int h, int w, int f, int mode, size_t planes) {
-    int oh = h * f, ow = w * f;
-    GRID_LOOP(pl, planes) {
-        float *dx = din + pl * h * w;
-        const float *dy = dout + pl * oh * ow;
-        for (int i = 0; i < h * w; i++) dx[i] = 0;
-        for (int oy = 0; oy < oh; oy++)
-            for (int ox = 0; ox < ow; ox++) {
-                float d = dy[oy * ow + ox];
-                if (mode == 0) {
-                    dx[(oy / f) * w + ox / f] += d;
-                } else {
-                    int y0, y1, x0, x1;
-                    float ly, lx;
-                    bilin_src_dev(oy, h, f, &y0, &y1, &ly);
-                    bilin_src_dev(ox, w, f, &x0, &x1, &lx);
-                    dx[y0 * w + x0] += d * (1 - ly) * (1 - lx);
-                    dx[y0 * w + x1] += d * (1 - ly) * lx;
-                    dx[y1 * w + x0] += d * ly * (1 - lx);
-                    dx[y1 * w + x1] += d * ly * lx;
-                }
-            }
-    }
+    GRID_LOOP(pl, planes) fr_upsample_plane_backward(din + pl * h * w, dout + pl * (size_t)h * w * f * f, h, w, f, mode);
 }
 static void upsample_forward_cuda(float *out, const float *in, int n, int c, int h, int w, int f, int mode) {
     size_t t = (size_t)n * c * h * w * f * f;
