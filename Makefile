@@ -69,6 +69,8 @@ LDFLAGS  := $(LDSAN) $(EXTRA_LDFLAGS)
 ifeq ($(HAVE_OMP),1)
 CFLAGS  += -fopenmp -DFR_HAVE_OMP
 LDFLAGS += -fopenmp
+else
+CFLAGS  += -Wno-unknown-pragmas
 endif
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_ARCH ?= $(or $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 | tr -d .),90)
