@@ -369,6 +369,21 @@ int eval_classify(const EvalOpts *o, Report *r) {
             snprintf(name, sizeof name, "class %d accuracy", k);
             report_num(r, "per class", name, c.per_class[k], NULL);
         }
+        // the confusion matrix, a row per true class (counts by predicted class), up to
+        // 100 classes (beyond that the per-class accuracies say it)
+        if (c.classes <= 100) {
+            size_t cap = (size_t)c.classes * 12 + 1;
+            char *row = xmalloc(cap);
+            for (int k = 0; k < c.classes; k++) {
+                char name[48];
+                size_t at = 0;
+                for (int j = 0; j < c.classes; j++)
+                    at += (size_t)snprintf(row + at, cap - at, "%s%llu", j ? " " : "", (unsigned long long)c.confusion[(size_t)k * c.classes + j]);
+                snprintf(name, sizeof name, "true %d", k);
+                report_text(r, "confusion (counts by predicted class 0..C-1)", name, row);
+            }
+            free(row);
+        }
         report_protocol(r, "classification: argmax of the logits (the lower class on ties); top-5 counts ties by the lower index");
         classify_free(&c);
     } else {

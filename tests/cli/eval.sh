@@ -87,6 +87,12 @@ import json, sys, numpy as np
 r = {(x["section"], x["name"]): x["value"] for x in json.load(open(sys.argv[1]))["results"]}
 lg, y = np.load("lg.npy"), np.load("y.npy")
 assert abs(r[("classification", "top-1")] - (lg.argmax(1) == y).mean()) < 1e-12
+C = lg.shape[1]
+conf = np.zeros((C, C), int)
+np.add.at(conf, (y, lg.argmax(1)), 1)
+for k in range(C):
+    got = [int(v) for v in r[("confusion (counts by predicted class 0..C-1)", f"true {k}")].split()]
+    assert got == list(conf[k]), (k, got, list(conf[k]))
 PY
 # LFW pairs.txt through the pack's keys
 fr-pack -q --from lfw -o lfw.frd lfw
