@@ -11,6 +11,7 @@
 #include "frem.h"
 #include "metrics.h"
 #include "msg.h"
+#include "plot.h"
 #include "pack.h"
 #include "xio.h"
 
@@ -90,11 +91,26 @@ static double sqdist(const float *a, const float *b, uint32_t d) {
 
 static const double TARGETS[6] = {1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1};
 
-static void roc_rows(Report *r, const char *sec, const double *cosv, const uint8_t *same, size_t n) {
+// DIR/name (static buffer rotation of 4)
+static const char *plot_path(const char *dir, const char *name) {
+    static char buf[4][4096];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static void roc_rows(Report *r, const char *sec, const double *cosv, const uint8_t *same, size_t n, const char *plotdir) {
     Roc roc;
     if (roc_curve(cosv, same, n, &roc)) {
         report_text(r, sec, "roc", fr_errmsg());
         return;
+    }
+    if (plotdir) {
+        double lo = roc.neg ? 1.0 / (double)roc.neg : 1e-6;
+        PlotAxes ax = {"ROC (cosine scores)", "false positive rate", "true positive rate", 1, lo < 1e-6 ? lo : 1e-6, 1, 0, 1};
+        PlotSeries s = {"ROC", roc.fpr, roc.tpr, roc.n};
+        plot_lines(plot_path(plotdir, "roc.svg"), &ax, &s, 1);
     }
     for (int k = 0; k < 6; k++) {
         double used, t = roc_tpr_at(&roc, TARGETS[k], &used);
@@ -196,7 +212,7 @@ int eval_verify(const EvalOpts *o, Report *r) {
     report_num(r, "verification", "accuracy std", kf.std, "ddof=0");
     report_num(r, "verification", "threshold", kf.mean_thr, "mean squared-L2 threshold of the folds");
     report_num(r, "verification", "XNorm", xnorm, "mean embedding norm before normalising");
-    roc_rows(r, "roc", cosv, same, pr.n);
+    roc_rows(r, "roc", cosv, same, pr.n, o->plot);
     report_protocol(r, "distance: squared L2 between L2-normalised embeddings; same iff d < t, t in 0:0.01:3.99 (insightface)");
     report_protocol(r, "folds: %d, %s; per fold the best threshold on the other folds, smallest on ties", folds,
                     fold ? "as the pair list gives them" : "contiguous and unshuffled (sklearn KFold)");
@@ -211,6 +227,8 @@ int eval_verify(const EvalOpts *o, Report *r) {
         int32_t maxg = -1;
         for (uint64_t i = 0; i < pr.n; i++) maxg = pg[i] > maxg ? pg[i] : maxg;
         double accs[256], fprs[256];
+        char glab[256][16];
+        const char *gl[256];
         int na = 0;
         for (int32_t g = 0; g <= maxg && g < 256; g++) {
             uint64_t n = 0, fp = 0, neg = 0, fn = 0, pos = 0;
@@ -232,6 +250,8 @@ int eval_verify(const EvalOpts *o, Report *r) {
                 report_num(r, sec, "FPR", neg ? (double)fp / (double)neg : NAN, "at the global threshold");
                 report_num(r, sec, "FNR", pos ? (double)fn / (double)pos : NAN, "at the global threshold");
                 report_num(r, sec, "TPR", pos ? 1 - (double)fn / (double)pos : NAN, "at the global threshold");
+                snprintf(glab[na], sizeof glab[na], "group %d", g);
+                gl[na] = glab[na];
                 accs[na] = acc, fprs[na] = neg ? (double)fp / (double)neg : NAN, na++;
             }
             free(dg), free(sg);
@@ -244,6 +264,16 @@ int eval_verify(const EvalOpts *o, Report *r) {
         report_num(r, "fairness", "accuracy std", na > 1 ? sqrt(s / (na - 1)) : NAN, "across groups, ddof=1 (RFW)");
         report_num(r, "fairness", "FPR max/min", fmin > 0 ? fmax / fmin : INFINITY, NULL);
         report_protocol(r, "fairness: pairs whose two images share a group; one cosine threshold with FPR %g on all impostor pairs", o->fpr_target);
+        if (o->plot && na) {
+            double top = 0;
+            for (int i = 0; i < na; i++) top = isfinite(fprs[i]) && fprs[i] > top ? fprs[i] : top;
+            char title[96];
+            snprintf(title, sizeof title, "FPR per group at the global threshold (FPR %g overall)", o->fpr_target);
+            PlotAxes ax = {title, "", "false positive rate", 0, 0, 1, 0, top > 0 ? top * 1.15 : 1};
+            plot_bars(plot_path(o->plot, "groups-fpr.svg"), &ax, gl, fprs, na);
+            PlotAxes aa = {"verification accuracy per group (10 folds)", "", "accuracy", 0, 0, 1, 0, 1};
+            plot_bars(plot_path(o->plot, "groups-accuracy.svg"), &aa, gl, accs, na);
+        }
     }
     if (o->quality) {  // error versus reject
         FremData q;
@@ -265,6 +295,8 @@ int eval_verify(const EvalOpts *o, Report *r) {
         frem_free(&q);
         if (bad) goto out;
         static const double fmrs[3] = {1e-2, 1e-3, 1e-4};
+        Erc ercs[3];
+        int nerc = 0;
         for (int k = 0; k < 3; k++) {
             Erc erc;
             if (erc_curve(cosv, same, pq, pr.n, fmrs[k], 0.05, &erc)) goto out;
@@ -275,6 +307,19 @@ int eval_verify(const EvalOpts *o, Report *r) {
                 report_num(r, sec, name, erc.fnmr[i], NULL);
             }
             report_num(r, sec, "AOC", erc.aoc, "1 - integral of FNMR/FNMR(0) over [0, 0.95]");
+            ercs[nerc++] = erc;
+        }
+        if (o->plot) {
+            PlotSeries ps[3];
+            char names[3][32];
+            double top = 0;
+            for (int k = 0; k < 3; k++) {
+                snprintf(names[k], sizeof names[k], "FMR %g", fmrs[k]);
+                ps[k] = (PlotSeries){names[k], ercs[k].phi, ercs[k].fnmr, (size_t)ercs[k].npts};
+                for (int i = 0; i < ercs[k].npts; i++) top = isfinite(ercs[k].fnmr[i]) && ercs[k].fnmr[i] > top ? ercs[k].fnmr[i] : top;
+            }
+            PlotAxes ax = {"error versus reject", "fraction of pairs rejected (lowest quality first)", "FNMR", 0, 0, 0.95, 0, top > 0 ? top * 1.1 : 1};
+            plot_lines(plot_path(o->plot, "error-vs-reject.svg"), &ax, ps, 3);
         }
         report_protocol(r, "error vs reject: pair quality = the lower of the two; threshold re-estimated at the FMR on the pairs kept");
     }

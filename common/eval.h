@@ -17,6 +17,7 @@ typedef struct EvalOpts {
     int groups;             // per-group (fairness) report from the group column
     double fpr_target;      // fairness: the global threshold's FPR on all pairs
     double fpir;            // identification: open-set FPIR
+    const char *plot;       // verification: write SVG figures (ROC, error vs reject, groups) here
     const char *gallery;    // identification: every labelled row of this file is the gallery
                             // and every labelled row of emb a probe (else: first image of each identity)
 } EvalOpts;

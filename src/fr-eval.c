@@ -2,8 +2,10 @@
  * fr-eval: verification, ROC, fairness, error-versus-reject, identification and
  * classification reports from embeddings, exactly as the reference code computes them.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "eval.h"
@@ -13,10 +15,10 @@
 #include "xio.h"
 
 static const char SYNOPSIS[] =
-    "fr-eval [--task verify|ident|classify] [--pairs FILE [--pack P.frd]] [--all-pairs] [--groups] [--quality Q.fre] [--format table|tsv|json] EMB.fre";
+    "fr-eval [--task verify|ident|classify] [--pairs FILE [--pack P.frd]] [--all-pairs] [--groups] [--quality Q.fre] [--plot DIR] [--format table|tsv|json] EMB.fre";
 
 static const char HELP[] =
-    "usage: fr-eval [--task verify|ident|classify] [--pairs FILE [--pack P.frd]] [--all-pairs] [--groups] [--quality Q.fre] [--format table|tsv|json] EMB.fre\n"
+    "usage: fr-eval [--task verify|ident|classify] [--pairs FILE [--pack P.frd]] [--all-pairs] [--groups] [--quality Q.fre] [--plot DIR] [--format table|tsv|json] EMB.fre\n"
     "\n"
     "Report what embeddings (a .fre from fr-embed, or a .npy) are worth, computed as\n"
     "insightface, TFace and sklearn compute it. Every report ends with its protocol.\n"
@@ -34,6 +36,8 @@ static const char HELP[] =
     "      --fpir X           ident: open-set FPIR (default 1e-2)\n"
     "      --gallery G.fre    ident: these rows are the gallery, every labelled row of EMB a probe\n"
     "                         (default: the first image of each identity, the rest probes)\n"
+    "      --plot DIR         verify: SVG figures into DIR (created): roc.svg, and with --groups\n"
+    "                         groups-fpr.svg and groups-accuracy.svg, with --quality error-vs-reject.svg\n"
     "  -F, --format F         table (default), tsv or json\n"
     "  -o, --output FILE      write the report there (default: standard output)\n"
     "  -q, --quiet            no notes on stderr\n"
@@ -48,12 +52,12 @@ int main(int argc, char **argv) {
     eval_defaults(&o);
     const char *task = "verify";
     int format = REPORT_TABLE;
-    enum { OPT_PACK = 0x100, OPT_PROBE, OPT_ALL, OPT_FOLDS, OPT_GROUPS, OPT_FPR, OPT_Q, OPT_FPIR, OPT_GAL };
+    enum { OPT_PACK = 0x100, OPT_PROBE, OPT_ALL, OPT_FOLDS, OPT_GROUPS, OPT_FPR, OPT_Q, OPT_FPIR, OPT_GAL, OPT_PLOT };
     static const struct option longopts[] = {
         {"task", required_argument, 0, 't'}, {"pairs", required_argument, 0, 'p'}, {"pack", required_argument, 0, OPT_PACK},
         {"probe", required_argument, 0, OPT_PROBE}, {"all-pairs", no_argument, 0, OPT_ALL}, {"folds", required_argument, 0, OPT_FOLDS},
         {"groups", no_argument, 0, OPT_GROUPS}, {"fpr-target", required_argument, 0, OPT_FPR}, {"quality", required_argument, 0, OPT_Q},
-        {"fpir", required_argument, 0, OPT_FPIR}, {"gallery", required_argument, 0, OPT_GAL}, {"format", required_argument, 0, 'F'}, {"output", required_argument, 0, 'o'},
+        {"fpir", required_argument, 0, OPT_FPIR}, {"gallery", required_argument, 0, OPT_GAL}, {"plot", required_argument, 0, OPT_PLOT}, {"format", required_argument, 0, 'F'}, {"output", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {"quiet", no_argument, 0, 'q'}, {0, 0, 0, 0},
     };
     int opt;
@@ -72,6 +76,7 @@ int main(int argc, char **argv) {
         case OPT_FPR: o.fpr_target = cli_float(optarg, 0, 1, "--fpr-target"); break;
         case OPT_Q: o.quality = optarg; break;
         case OPT_GAL: o.gallery = optarg; break;
+        case OPT_PLOT: o.plot = optarg; break;
         case OPT_FPIR: o.fpir = cli_float(optarg, 0, 1, "--fpir"); break;
         case 'F':
             if (!strcmp(optarg, "table")) format = REPORT_TABLE;
@@ -85,6 +90,8 @@ int main(int argc, char **argv) {
     if (optind + 1 != argc) fr_usage(optind == argc ? "no EMB.fre given" : "one EMB.fre at a time");
     o.emb = argv[optind];
     if (!strcmp(task, "verify") && !o.pairs && !o.all_pairs) fr_usage("verify needs --pairs FILE or --all-pairs");
+    if (o.plot && strcmp(task, "verify")) fr_usage("--plot draws the verification figures (--task verify)");
+    if (o.plot && mkdir(o.plot, 0755) != 0 && errno != EEXIST) fr_die("%s: %s", o.plot, strerror(errno));
     Report r;
     report_init(&r);
     int rc = !strcmp(task, "verify") ? eval_verify(&o, &r) : !strcmp(task, "ident") ? eval_ident(&o, &r) : eval_classify(&o, &r);

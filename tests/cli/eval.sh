@@ -56,6 +56,25 @@ json 'r[("error vs reject, FMR 0.01","AOC")]' >/dev/null || fail "no error-versu
 # all pairs, groups, TSV
 run fr-eval -F tsv --all-pairs --groups e.fre
 expect_rc 0; expect_out_match $'^verification\tpairs\t7140'; expect_out_match $'^group 1\tFPR'; expect_out_match $'^fairness\taccuracy std'
+# SVG figures: well-formed, one ROC polyline point per ROC point, a bar per group
+run fr-eval -F json --all-pairs --groups --quality q.fre --plot figs e.fre
+expect_rc 0
+for f in roc groups-fpr groups-accuracy error-vs-reject; do [[ -s figs/$f.svg ]] || fail "--plot wrote no $f.svg"; done
+[[ -z $(ls figs | grep tmp) ]] || fail "--plot left a temporary file"
+/usr/bin/python3 - "$out" <<'PY' || fail "the figures do not match the report"
+import json, sys, xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+r = {(x["section"], x["name"]): x["value"] for x in json.load(open(sys.argv[1]))["results"]}
+roc = ET.parse("figs/roc.svg").getroot()
+assert len(roc.findall(ns + "polyline")) >= 1
+bars = ET.parse("figs/groups-fpr.svg").getroot().findall(ns + "rect")
+ngroups = len([k for k in r if k[0].startswith("group ") and k[1] == "FPR"])
+assert len(bars) == 2 + ngroups, (len(bars), ngroups)  # the background and the frame, then the bars
+erc = ET.parse("figs/error-vs-reject.svg").getroot()
+assert len(erc.findall(ns + "polyline")) == 3
+PY
+run fr-eval --task ident --plot figs e.fre
+expect_rc 2; expect_err_match 'plot draws the verification figures'
 # identification and classification
 run fr-eval --task ident -F json e.fre
 expect_rc 0
