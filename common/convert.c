@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "convert.h"
+#include "frds.h"
 #include "frem.h"
 #include "msg.h"
 #include "npy.h"
@@ -74,4 +75,25 @@ void convert_npy_to_frem(const char *in, const char *out, const ConvertOpts *op)
     free(lab);
     free(grp);
     free(src);
+}
+
+void convert_pack_column(const char *pack, const char *column, const char *out, const ConvertOpts *o) {
+    FrdsPack p;
+    if (frds_open(&p, pack)) fr_die("%s", fr_errmsg());
+    int j = frds_col_index(&p, column);
+    if (j < 0) {
+        char have[512] = "";
+        for (uint32_t k = 0; k < p.ncols; k++)
+            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", k ? ", " : "", p.colnames[k]);
+        fr_die("%s: no column '%s' (it has: %s)", pack, column, p.ncols ? have : "none");
+    }
+    FremWriter w;
+    frem_create(&w, out, 1, o->prov, o->force);
+    for (uint64_t i = 0; i < p.n; i++) {
+        FremRow row = {i, frds_label(&p, i), frds_group(&p, i)};
+        float v = frds_col(&p, i, (uint32_t)j);
+        frem_write(&w, &row, &v);
+    }
+    frem_close(&w);
+    frds_close_pack(&p);
 }

@@ -18,5 +18,8 @@ typedef struct ConvertOpts {
 
 void convert_frem_to_npy(const char *in, const char *out, const ConvertOpts *o);
 void convert_npy_to_frem(const char *in, const char *out, const ConvertOpts *o);
+// A pack's float column (fr-synth's quality, severities; fr-pack's columns) as a 1-d
+// FREM in pack order: row = record index, label, group, value (NaN where missing).
+void convert_pack_column(const char *pack, const char *column, const char *out, const ConvertOpts *o);
 
 #endif

@@ -11,10 +11,10 @@
 #include "xio.h"
 
 static const char SYNOPSIS[] =
-    "fr-convert [-f] [--to fre|npy] [--labels L.npy] [--groups G.npy] [--sources S.npy] -o OUT IN";
+    "fr-convert [-f] [--to fre|npy] [--labels L.npy] [--groups G.npy] [--sources S.npy] [--column NAME] -o OUT IN";
 
 static const char HELP[] =
-    "usage: fr-convert [-f] [--to fre|npy] [--labels L.npy] [--groups G.npy] [--sources S.npy] -o OUT IN\n"
+    "usage: fr-convert [-f] [--to fre|npy] [--labels L.npy] [--groups G.npy] [--sources S.npy] [--column NAME] -o OUT IN\n"
     "\n"
     "Convert per-sample vectors between frkit's .fre (FREM) and NumPy's .npy.\n"
     "IN is either; '-' is standard input (a .fre stream). The output format is --to,\n"
@@ -26,6 +26,8 @@ static const char HELP[] =
     "                        .npy -> .fre: read the labels from there (default -1)\n"
     "      --groups G.npy    the same for the groups (default -1)\n"
     "      --sources S.npy   the same for the source record indices (default: row number)\n"
+    "      --column NAME     IN is a pack: its float column NAME as a 1-d .fre in pack order\n"
+    "                        (fr-synth's quality, for fr-eval --quality)\n"
     "  -f, --force           write binary data to a terminal\n"
     "  -q, --quiet           no notes on stderr\n"
     "  -h, --help            this text\n"
@@ -40,12 +42,14 @@ int main(int argc, char **argv) {
     cli_common_init(&cc);
     ConvertOpts o = {0};
     const char *to = NULL;
-    enum { OPT_LABELS = 0x100, OPT_GROUPS, OPT_SOURCES };
+    enum { OPT_LABELS = 0x100, OPT_GROUPS, OPT_SOURCES, OPT_COLUMN };
+    const char *column = NULL;
     static const struct option longopts[] = {
         {"to", required_argument, 0, 't'},
         {"labels", required_argument, 0, OPT_LABELS},
         {"groups", required_argument, 0, OPT_GROUPS},
         {"sources", required_argument, 0, OPT_SOURCES},
+        {"column", required_argument, 0, OPT_COLUMN},
         {"output", required_argument, 0, 'o'},
         {"force", no_argument, 0, 'f'},
         {"help", no_argument, 0, 'h'},
@@ -63,6 +67,7 @@ int main(int argc, char **argv) {
         case OPT_LABELS: o.labels = optarg; break;
         case OPT_GROUPS: o.groups = optarg; break;
         case OPT_SOURCES: o.sources = optarg; break;
+        case OPT_COLUMN: column = optarg; break;
         default: cli_common(opt, optarg, &cc, HELP);
         }
     }
@@ -73,6 +78,13 @@ int main(int argc, char **argv) {
     char *cmd = cli_cmdline(argc, argv);
     o.prov = cmd;
 
+    if (column) {  // a pack's float column as 1-d vectors
+        if (to && strcmp(to, "fre")) fr_usage("--column writes a .fre");
+        convert_pack_column(in, column, cc.out, &o);
+        free(cmd);
+        xstdout_close();
+        return 0;
+    }
     // what is the input? .npy by its magic, else FREM (the reader checks)
     int in_npy = 0;
     if (strcmp(in, "-") != 0) {

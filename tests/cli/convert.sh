@@ -68,6 +68,17 @@ expect_rc 1; expect_err_match 'trunc.fre: truncated'; expect_no_file "$T/t.npy"
 run fr-convert --to fre -o "$T/again.fre" "$T/x.fre"
 expect_rc 2; expect_err_match 'already .fre'
 
+# a pack's float column as a 1-d .fre in pack order (fr-synth's quality for fr-eval --quality)
+fr-synth -q -n 6 -k 3 --size 32 -o "$T/s.frd" || fail "fr-synth"
+run fr-convert --column quality -o "$T/q.fre" "$T/s.frd"
+expect_rc 0
+run fr-info "$T/q.fre"
+expect_out_match 'dim +1'; expect_out_match 'rows +18'; expect_out_match '^  5 +5 +1 +1 '
+run fr-convert --column nope -o "$T/q2.fre" "$T/s.frd"
+expect_rc 1; expect_err_oneline; expect_err_match "s.frd: no column 'nope' \(it has: quality, "; expect_no_file "$T/q2.fre"
+run fr-convert --column quality --to npy -o "$T/q.npy" "$T/s.frd"
+expect_rc 2; expect_err_match 'column writes a .fre'
+
 # binary is never written to a terminal (script(1) gives the command a pty)
 if command -v script >/dev/null; then
     run script -qec "fr-convert -o - '$T/x.npy'" /dev/null
