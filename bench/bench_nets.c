@@ -82,6 +82,7 @@ int main(int argc, char **argv) {
     n->training = train;
     n->param_grads = !pgd;
     float *dl = xmalloc(sizeof(float) * ny), *xa = xmalloc(sizeof(float) * nx), *gx = xmalloc(sizeof(float) * nx);
+    float *hl = xmalloc(sizeof(float) * ny);  // the logits on the host (pgd)
     int32_t *lab = xmalloc(sizeof(int32_t) * (size_t)batch);
     for (int i = 0; i < batch; i++) lab[i] = i % emb;
     double *t = xmalloc(sizeof(double) * (size_t)(iters + warm));
@@ -91,10 +92,8 @@ int main(int argc, char **argv) {
         if (pgd) {  // the CE gradient on the host, as an attack on the CPU computes it
             memcpy(xa, x, sizeof(float) * nx);
             for (int k = 0; k < 10; k++) {
-                float *lo = net_forward(n, xa, batch), *hl = xmalloc(sizeof(float) * ny);
-                n->be->download(hl, lo, sizeof(float) * ny);
+                n->be->download(hl, net_forward(n, xa, batch), sizeof(float) * ny);
                 BACKEND_CPU.softmax_ce(dl, hl, lab, batch, emb, 1);
-                free(hl);
                 net_backward(n, dl, batch);
                 n->be->download(gx, n->nodes[0].dy, sizeof(float) * nx);
                 for (size_t i = 0; i < nx; i++) xa[i] += (gx[i] > 0 ? 2.f : gx[i] < 0 ? -2.f : 0.f) / 255;
@@ -123,6 +122,6 @@ int main(int argc, char **argv) {
     if (profile) net_profile_print(n, stderr);
     optim_free(o);
     net_free(n);
-    free(x), free(dy), free(t), free(dl), free(xa), free(gx), free(lab);
+    free(x), free(dy), free(t), free(dl), free(xa), free(gx), free(hl), free(lab);
     return 0;
 }

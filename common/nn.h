@@ -151,6 +151,7 @@ void net_profile_print(const Net *net, FILE *f);
 static inline Node *net_out(Net *net) { return &net->nodes[net->output]; }
 size_t net_param_count(const Net *net, int trainable_only);
 Param *net_find_param(Net *net, const char *name);
+// the host copy (pdata): on a device, net_pull(net) first to see what the device has
 float *net_param_data(Net *net, const char *name);
 
 // ---------------------------------------------------------------- saving and loading
