@@ -11,14 +11,21 @@
 #include "frem.h"
 #include "metrics.h"
 #include "msg.h"
+#include "ops.h"
 #include "plot.h"
 #include "pack.h"
 #include "xio.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 void eval_defaults(EvalOpts *o) {
     memset(o, 0, sizeof *o);
     o->fpr_target = 1e-3;
     o->fpir = 1e-2;
+    o->far = 1e-3;
+    o->hist_cap = 50000000;
 }
 
 // rows sorted by source index, for lookups
@@ -100,33 +107,121 @@ static const char *plot_path(const char *dir, const char *name) {
     return buf[k];
 }
 
-static void roc_rows(Report *r, const char *sec, const double *cosv, const uint8_t *same, size_t n, const char *plotdir) {
+static void roc_report(Report *r, const char *sec, Roc *roc, const char *plotdir) {
+    if (plotdir) {
+        double lo = roc->neg ? 1.0 / (double)roc->neg : 1e-6;
+        PlotAxes ax = {"ROC (cosine scores)", "false positive rate", "true positive rate", 1, lo < 1e-6 ? lo : 1e-6, 1, 0, 1};
+        PlotSeries s = {"ROC", roc->fpr, roc->tpr, roc->n};
+        plot_lines(plot_path(plotdir, "roc.svg"), &ax, &s, 1);
+    }
+    for (int k = 0; k < 6; k++) {
+        double used, t = roc_tpr_at(roc, TARGETS[k], &used);
+        char name[48], note[128];
+        snprintf(name, sizeof name, "TPR@FPR=%g", TARGETS[k]);
+        if (TARGETS[k] < 1.0 / (double)roc->neg)
+            snprintf(note, sizeof note, "warning: below 1/%llu impostor pairs; nearest FPR %.3g", (unsigned long long)roc->neg, used);
+        else snprintf(note, sizeof note, "at FPR %.3g", used);
+        report_num(r, sec, name, t, note);
+    }
+    report_num(r, sec, "AUC", roc_auc(roc), NULL);
+    report_num(r, sec, "EER", roc_eer(roc), NULL);
+}
+
+void eval_roc_rows(Report *r, const char *sec, const double *cosv, const uint8_t *same, size_t n, const char *plotdir) {
     Roc roc;
     if (roc_curve(cosv, same, n, &roc)) {
         report_text(r, sec, "roc", fr_errmsg());
         return;
     }
-    if (plotdir) {
-        double lo = roc.neg ? 1.0 / (double)roc.neg : 1e-6;
-        PlotAxes ax = {"ROC (cosine scores)", "false positive rate", "true positive rate", 1, lo < 1e-6 ? lo : 1e-6, 1, 0, 1};
-        PlotSeries s = {"ROC", roc.fpr, roc.tpr, roc.n};
-        plot_lines(plot_path(plotdir, "roc.svg"), &ax, &s, 1);
-    }
-    for (int k = 0; k < 6; k++) {
-        double used, t = roc_tpr_at(&roc, TARGETS[k], &used);
-        char name[48], note[128];
-        snprintf(name, sizeof name, "TPR@FPR=%g", TARGETS[k]);
-        if (TARGETS[k] < 1.0 / (double)roc.neg)
-            snprintf(note, sizeof note, "warning: below 1/%llu impostor pairs; nearest FPR %.3g", (unsigned long long)roc.neg, used);
-        else snprintf(note, sizeof note, "at FPR %.3g", used);
-        report_num(r, sec, name, t, note);
-    }
-    report_num(r, sec, "AUC", roc_auc(&roc), NULL);
-    report_num(r, sec, "EER", roc_eer(&roc), NULL);
+    roc_report(r, sec, &roc, plotdir);
     roc_free(&roc);
 }
 
+// Every pair of labelled rows, streamed: blocks of cosines from one GEMM each go into
+// histograms, never into a pair list. The 10-fold accuracy needs only, per fold and label,
+// the first grid threshold accepting each pair, so it is exact on its grid; the ROC comes
+// from cosines floored to a 2^-HIST_BITS grid (sklearn's curve on those scores).
+enum { HIST_BITS = 20 };
+
+static int verify_all_hist(const EvalOpts *o, const FremData *e, double xnorm, Report *r) {
+    size_t n = 0;
+    for (size_t i = 0; i < e->n; i++) n += e->label[i] >= 0;
+    if (n < 2) return fr_err("%s: fewer than two labelled rows", o->emb);
+    int D = (int)e->dim;
+    float *X = xmalloc(sizeof(float) * n * (size_t)D);
+    int32_t *lab = xmalloc(sizeof *lab * n);
+    for (size_t i = 0, k = 0; i < e->n; i++)
+        if (e->label[i] >= 0) memcpy(X + k * (size_t)D, e->x + i * (size_t)D, sizeof(float) * (size_t)D), lab[k++] = e->label[i];
+    uint64_t np = (uint64_t)n * (n - 1) / 2;
+    int folds = o->folds ? o->folds : 10;
+    if (np < (uint64_t)folds) return free(X), free(lab), fr_err("%s: %llu pairs for %d folds", o->emb, (unsigned long long)np, folds);
+    uint64_t base = np / (uint64_t)folds, extra = np % (uint64_t)folds, split = extra * (base + 1);
+    size_t nb = ((size_t)2 << HIST_BITS) + 1;  // cosines -1 .. 1
+    double w = 1.0 / (double)(1u << HIST_BITS);
+    int nth = 1;
+#ifdef _OPENMP
+    nth = omp_get_max_threads();
+#endif
+    enum { KB = KFOLD_T + 1, BI = 256, BJ = 4096 };
+    uint64_t *hist = xcalloc((size_t)nth * 2 * nb, sizeof *hist);         // per thread: impostor, genuine
+    uint64_t *kh = xcalloc((size_t)nth * 2 * (size_t)folds * KB, sizeof *kh);
+    float *S = xmalloc(sizeof(float) * BI * BJ);
+    for (size_t i0 = 0; i0 < n; i0 += BI) {
+        size_t in = n - i0 < BI ? n - i0 : BI;
+        for (size_t j0 = i0; j0 < n; j0 += BJ) {
+            size_t jn = n - j0 < BJ ? n - j0 : BJ;
+            gemm_cpu(0, 1, (int)in, (int)jn, D, 1, X + i0 * (size_t)D, D, X + j0 * (size_t)D, D, 0, S, (int)jn);
+#pragma omp parallel for schedule(static)
+            for (size_t a = 0; a < in; a++) {
+                int th = 0;
+#ifdef _OPENMP
+                th = omp_get_thread_num();
+#endif
+                uint64_t *h = hist + (size_t)th * 2 * nb, *k = kh + (size_t)th * 2 * (size_t)folds * KB;
+                size_t i = i0 + a;
+                uint64_t p0 = (uint64_t)i * n - (uint64_t)i * (i + 1) / 2 - i - 1;  // pair (i, j) is p0 + j
+                for (size_t b = i + 1 > j0 ? i + 1 - j0 : 0; b < jn; b++) {
+                    size_t j = j0 + b;
+                    double c = S[a * jn + b];
+                    c = c > 1 ? 1 : c < -1 ? -1 : c;
+                    int g = lab[i] == lab[j];
+                    h[(size_t)g * nb + (size_t)floor((c + 1) / w)]++;
+                    uint64_t p = p0 + j;
+                    uint64_t f = p < split ? p / (base + 1) : extra + (p - split) / base;
+                    k[((size_t)g * (size_t)folds + f) * KB + (size_t)kfold_index(2 - 2 * c)]++;
+                }
+            }
+        }
+    }
+    for (int t = 1; t < nth; t++) {  // merge the threads' counts
+        for (size_t q = 0; q < 2 * nb; q++) hist[q] += hist[(size_t)t * 2 * nb + q];
+        for (size_t q = 0; q < 2 * (size_t)folds * KB; q++) kh[q] += kh[(size_t)t * 2 * (size_t)folds * KB + q];
+    }
+    KFoldResult kf;
+    int rc = verify_kfold_hist(kh + (size_t)folds * KB, kh, folds, &kf);
+    Roc roc;
+    if (!rc) rc = roc_from_hist(hist + nb, hist, nb, -1, w, &roc);
+    if (!rc) {
+        report_count(r, "verification", "pairs", (double)np, "every pair of labelled rows, streamed into histograms");
+        report_count(r, "verification", "genuine", (double)roc.pos, NULL);
+        report_num(r, "verification", "accuracy", kf.mean, "mean of the folds");
+        report_num(r, "verification", "accuracy std", kf.std, "ddof=0");
+        report_num(r, "verification", "threshold", kf.mean_thr, "mean squared-L2 threshold of the folds");
+        report_num(r, "verification", "XNorm", xnorm, "mean embedding norm before normalising");
+        roc_report(r, "roc", &roc, o->plot);
+        roc_free(&roc);
+        report_protocol(r, "histogram mode (%llu pairs > --hist-cap %llu): cosines by single-precision GEMM; 10-fold accuracy exact on its grid; "
+                           "ROC on cosines floored to a 2^-%d grid (%.3g); no VAL@FAR", (unsigned long long)np, (unsigned long long)o->hist_cap, HIST_BITS, w);
+        report_protocol(r, "distance: squared L2 = 2 - 2 cos between L2-normalised embeddings; same iff d < t, t in 0:0.01:3.99 (insightface)");
+        report_protocol(r, "folds: %d, contiguous and unshuffled over the pairs (i, j), i < j, in row order (sklearn KFold)", folds);
+        report_protocol(r, "ROC: sklearn roc_curve (drop_intermediate); TPR at the nearest FPR point, the larger TPR on ties");
+    }
+    free(X), free(lab), free(hist), free(kh), free(S);
+    return rc;
+}
+
 int eval_verify(const EvalOpts *o, Report *r) {
+    if (o->templates) return eval_templates(o, r);
     FremData e = {0}, p = {0};
     SrcMap me = {0}, mp = {0};
     Pairs pr = {0};
@@ -168,8 +263,15 @@ int eval_verify(const EvalOpts *o, Report *r) {
             if (bad) goto out;
         } else if (pairs_read(o->pairs, &pr)) goto out;
     } else if (o->all_pairs) {
-        if (e.n > 20000) {
-            fr_err("%s: %zu rows: all pairs of more than 20000 would need %g scores; give a pair list", o->emb, e.n, (double)e.n * (e.n - 1) / 2);
+        size_t nl = 0;
+        for (size_t i = 0; i < e.n; i++) nl += e.label[i] >= 0;
+        if ((uint64_t)nl * (nl - (nl > 0)) / 2 > o->hist_cap) {
+            if (o->groups || o->quality || o->probe) {
+                fr_err("%s: %zu labelled rows make more pairs than --hist-cap %llu: --groups, --quality and --probe need the pairs themselves (raise the cap)",
+                       o->emb, nl, (unsigned long long)o->hist_cap);
+                goto out;
+            }
+            rc = verify_all_hist(o, &e, xnorm, r);
             goto out;
         }
         uint64_t cap = (uint64_t)e.n * (e.n - 1) / 2;
@@ -212,10 +314,18 @@ int eval_verify(const EvalOpts *o, Report *r) {
     report_num(r, "verification", "accuracy std", kf.std, "ddof=0");
     report_num(r, "verification", "threshold", kf.mean_thr, "mean squared-L2 threshold of the folds");
     report_num(r, "verification", "XNorm", xnorm, "mean embedding norm before normalising");
-    roc_rows(r, "roc", cosv, same, pr.n, o->plot);
+    ValResult vr;
+    if (verify_val(dist, same, pr.n, folds, fold, o->far, &vr)) goto out;
+    char vname[48], vnote[128];
+    snprintf(vname, sizeof vname, "VAL@FAR=%g", o->far);
+    snprintf(vnote, sizeof vnote, "std %.6f (ddof=0), mean held-out FAR %.6g", vr.val_std, vr.far_mean);
+    report_num(r, "verification", vname, vr.val_mean, vnote);
+    eval_roc_rows(r, "roc", cosv, same, pr.n, o->plot);
     report_protocol(r, "distance: squared L2 between L2-normalised embeddings; same iff d < t, t in 0:0.01:3.99 (insightface)");
     report_protocol(r, "folds: %d, %s; per fold the best threshold on the other folds, smallest on ties", folds,
                     fold ? "as the pair list gives them" : "contiguous and unshuffled (sklearn KFold)");
+    report_protocol(r, "VAL@FAR: per fold the threshold in 0:0.001:3.999 whose FAR on the other folds is %g, interpolated between the "
+                       "largest threshold below it and the smallest reaching it (0 if none does; insightface)", o->far);
     report_protocol(r, "ROC: sklearn roc_curve (drop_intermediate) on cosine; TPR at the nearest FPR point, the larger TPR on ties");
     if (o->groups) {  // fairness: one global threshold at a target FPR on all impostor pairs
         double *imp = xmalloc(sizeof *imp * pr.n);

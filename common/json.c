@@ -52,8 +52,11 @@ void json_str(FILE *f, const char *s, size_t n) {
     fputc('"', f);
 }
 
-void json_num(FILE *f, double v) {
+static void num_fmt(FILE *f, double v, const char *fmt) {
     if (!isfinite(v)) fputs("null", f);
     else if (v == (double)(int64_t)v && fabs(v) < 9e15) fprintf(f, "%lld", (long long)v);
-    else fprintf(f, "%.9g", v);
+    else fprintf(f, fmt, v);
 }
+
+void json_num(FILE *f, double v) { num_fmt(f, v, "%.9g"); }
+void json_num_exact(FILE *f, double v) { num_fmt(f, v, "%.17g"); }

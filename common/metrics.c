@@ -47,16 +47,16 @@ void sort_desc_index(const double *x, size_t n, uint32_t *idx) {
 
 // ---------------------------------------------------------------- 10-fold verification
 
-int verify_kfold(const double *dist, const uint8_t *same, size_t n, int folds, const int32_t *fold, KFoldResult *r) {
-    memset(r, 0, sizeof *r);
-    if (folds < 2 || folds > 64) return fr_err("folds must be 2..64, not %d", folds);
-    if (n < (size_t)folds) return fr_err("%zu pairs for %d folds", n, folds);
-    int32_t *f = xmalloc(sizeof *f * n);
+// each pair's fold: as given (checked), or sklearn KFold(shuffle=False) contiguous folds,
+// the first n % k one longer; NULL with fr_err on a bad fold
+static int32_t *fold_assign(size_t n, int folds, const int32_t *fold) {
+    int32_t *f = xmalloc(sizeof *f * (n ? n : 1));
     if (fold) {
         for (size_t i = 0; i < n; i++) {
             if (fold[i] < 0 || fold[i] >= folds) {
                 free(f);
-                return fr_err("pair %zu is in fold %d, outside 0..%d", i, fold[i], folds - 1);
+                fr_err("pair %zu is in fold %d, outside 0..%d", i, fold[i], folds - 1);
+                return NULL;
             }
             f[i] = fold[i];
         }
@@ -67,14 +67,43 @@ int verify_kfold(const double *dist, const uint8_t *same, size_t n, int folds, c
             for (size_t i = 0; i < len; i++) f[pos++] = k;
         }
     }
-    enum { T = 400 };
-    // per fold and threshold: correct decisions (d < thr predicts same)
+    return f;
+}
+
+// the first index t of the grid thr[t] = t * step (T values) with d < thr[t]; T if none
+static int first_below(double d, const double *thr, int T, double step) {
+    int t = d < 0 ? 0 : d >= thr[T - 1] ? T : (int)(d / step) + 1;
+    if (t > T) t = T;
+    while (t > 0 && d < thr[t - 1]) t--;
+    while (t < T && !(d < thr[t])) t++;
+    return t;
+}
+
+static const double *kfold_grid(void) {
+    static double thr[KFOLD_T];
+    if (thr[1] == 0)
+        for (int t = 0; t < KFOLD_T; t++) thr[t] = 0.0 + t * 0.01;  // numpy.arange(0, 4, 0.01)
+    return thr;
+}
+
+int kfold_index(double d) { return first_below(d, kfold_grid(), KFOLD_T, 0.01); }
+
+int verify_kfold_hist(const uint64_t *gen, const uint64_t *imp, int folds, KFoldResult *r) {
+    memset(r, 0, sizeof *r);
+    if (folds < 2 || folds > 64) return fr_err("folds must be 2..64, not %d", folds);
+    enum { T = KFOLD_T, B = KFOLD_T + 1 };
+    const double *thr = kfold_grid();
+    // per fold and threshold: correct decisions (d < thr predicts same): the genuine pairs
+    // accepted from an index <= t, the impostors from an index > t
     uint64_t *correct = xcalloc((size_t)folds * T, sizeof *correct), *cnt = xcalloc((size_t)folds, sizeof *cnt);
-    double thr[T];
-    for (int t = 0; t < T; t++) thr[t] = 0.0 + t * 0.01;  // numpy.arange(0, 4, 0.01)
-    for (size_t i = 0; i < n; i++) {
-        cnt[f[i]]++;
-        for (int t = 0; t < T; t++) correct[(size_t)f[i] * T + (size_t)t] += (dist[i] < thr[t]) == (same[i] != 0);
+    for (int f = 0; f < folds; f++) {
+        const uint64_t *g = gen + (size_t)f * B, *m = imp + (size_t)f * B;
+        uint64_t ga = 0, ma = 0, mt = 0;
+        for (int b = 0; b < B; b++) cnt[f] += g[b] + m[b], mt += m[b];
+        for (int t = 0; t < T; t++) {
+            ga += g[t], ma += m[t];
+            correct[(size_t)f * T + (size_t)t] = ga + (mt - ma);
+        }
     }
     double s = 0, s2 = 0, st = 0;
     for (int k = 0; k < folds; k++) {
@@ -99,11 +128,105 @@ int verify_kfold(const double *dist, const uint8_t *same, size_t n, int folds, c
     for (int k = 0; k < folds; k++) s2 += (r->acc[k] - r->mean) * (r->acc[k] - r->mean);
     r->std = sqrt(s2 / folds);
     r->mean_thr = st / folds;
-    free(f), free(correct), free(cnt);
+    free(correct), free(cnt);
+    return 0;
+}
+
+int verify_kfold(const double *dist, const uint8_t *same, size_t n, int folds, const int32_t *fold, KFoldResult *r) {
+    memset(r, 0, sizeof *r);
+    if (folds < 2 || folds > 64) return fr_err("folds must be 2..64, not %d", folds);
+    if (n < (size_t)folds) return fr_err("%zu pairs for %d folds", n, folds);
+    int32_t *f = fold_assign(n, folds, fold);
+    if (!f) return -1;
+    enum { B = KFOLD_T + 1 };
+    uint64_t *gen = xcalloc((size_t)folds * B, sizeof *gen), *imp = xcalloc((size_t)folds * B, sizeof *imp);
+    for (size_t i = 0; i < n; i++) (same[i] ? gen : imp)[(size_t)f[i] * B + (size_t)kfold_index(dist[i])]++;
+    int rc = verify_kfold_hist(gen, imp, folds, r);
+    free(f), free(gen), free(imp);
+    return rc;
+}
+
+int verify_val(const double *dist, const uint8_t *same, size_t n, int folds, const int32_t *fold, double far_target, ValResult *r) {
+    memset(r, 0, sizeof *r);
+    if (folds < 2 || folds > 64) return fr_err("folds must be 2..64, not %d", folds);
+    if (n < (size_t)folds) return fr_err("%zu pairs for %d folds", n, folds);
+    int32_t *f = fold_assign(n, folds, fold);
+    if (!f) return -1;
+    enum { T = 4000 };
+    double thr[T];
+    for (int t = 0; t < T; t++) thr[t] = 0.0 + t * 0.001;  // numpy.arange(0, 4, 0.001)
+    // per fold: impostors first accepted at threshold index t (d < thr[t] from t on)
+    uint64_t *fa = xcalloc((size_t)folds * (T + 1), sizeof *fa), *neg = xcalloc((size_t)folds, sizeof *neg);
+    for (size_t i = 0; i < n; i++) {
+        if (same[i]) continue;
+        neg[f[i]]++;
+        int t = first_below(dist[i], thr, T, 0.001);
+        fa[(size_t)f[i] * (T + 1) + (size_t)t]++;
+    }
+    double *far = xmalloc(sizeof *far * T);
+    double sv = 0, sf = 0, s2 = 0;
+    for (int k = 0; k < folds; k++) {
+        uint64_t ntrain = 0, acc = 0;
+        for (int j = 0; j < folds; j++)
+            if (j != k) ntrain += neg[j];
+        for (int t = 0; t < T; t++) {
+            for (int j = 0; j < folds; j++)
+                if (j != k) acc += fa[(size_t)j * (T + 1) + (size_t)t];
+            far[t] = ntrain ? (double)acc / (double)ntrain : NAN;
+        }
+        double th = 0.0;
+        if (far[T - 1] >= far_target) {  // FAR is non-decreasing in the threshold
+            int hi = 0;
+            while (far[hi] < far_target) hi++;
+            if (hi > 0 && far[hi] != far_target) {
+                int lo = hi - 1;
+                double slope = (thr[hi] - thr[lo]) / (far[hi] - far[lo]);
+                th = slope * (far_target - far[lo]) + thr[lo];
+            } else th = thr[hi];
+        }
+        uint64_t ta = 0, fa_t = 0, ns = 0, nd = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (f[i] != k) continue;
+            int acc_i = dist[i] < th;
+            if (same[i]) ns++, ta += acc_i;
+            else nd++, fa_t += acc_i;
+        }
+        r->thr[k] = th;
+        r->val[k] = ns ? (double)ta / (double)ns : NAN;
+        r->far[k] = nd ? (double)fa_t / (double)nd : NAN;
+        sv += r->val[k], sf += r->far[k];
+    }
+    r->folds = folds;
+    r->val_mean = sv / folds, r->far_mean = sf / folds;
+    for (int k = 0; k < folds; k++) s2 += (r->val[k] - r->val_mean) * (r->val[k] - r->val_mean);
+    r->val_std = sqrt(s2 / folds);
+    free(f), free(fa), free(neg), free(far);
     return 0;
 }
 
 // ---------------------------------------------------------------- ROC
+
+// from cumulative counts at each distinct threshold (descending): sklearn's
+// drop_intermediate, then the (0, 0) point; frees the arrays
+static void roc_finish(uint64_t *tps, uint64_t *fps, double *th, size_t m, Roc *r) {
+    // drop_intermediate: keep the ends and the points where either count bends
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++) {
+        int keep = m <= 2 || i == 0 || i == m - 1 ||
+                   (int64_t)fps[i + 1] - 2 * (int64_t)fps[i] + (int64_t)fps[i - 1] != 0 ||
+                   (int64_t)tps[i + 1] - 2 * (int64_t)tps[i] + (int64_t)tps[i - 1] != 0;
+        if (keep) tps[k] = tps[i], fps[k] = fps[i], th[k] = th[i], k++;
+    }
+    r->n = k + 1;
+    r->fpr = xmalloc(sizeof *r->fpr * r->n), r->tpr = xmalloc(sizeof *r->tpr * r->n), r->thr = xmalloc(sizeof *r->thr * r->n);
+    r->fpr[0] = 0, r->tpr[0] = 0, r->thr[0] = th[0] + 1;
+    for (size_t i = 0; i < k; i++) {
+        r->fpr[i + 1] = (double)fps[i] / (double)fps[k - 1];
+        r->tpr[i + 1] = (double)tps[i] / (double)tps[k - 1];
+        r->thr[i + 1] = th[i];
+    }
+    free(tps), free(fps), free(th);
+}
 
 int roc_curve(const double *score, const uint8_t *label, size_t n, Roc *r) {
     memset(r, 0, sizeof *r);
@@ -126,23 +249,24 @@ int roc_curve(const double *score, const uint8_t *label, size_t n, Roc *r) {
         if (i + 1 == n || score[idx[i + 1]] != score[idx[i]]) tps[m] = tp, fps[m] = fp, th[m] = score[idx[i]], m++;
     }
     free(idx);
-    // drop_intermediate: keep the ends and the points where either count bends
-    size_t k = 0;
-    for (size_t i = 0; i < m; i++) {
-        int keep = m <= 2 || i == 0 || i == m - 1 ||
-                   (int64_t)fps[i + 1] - 2 * (int64_t)fps[i] + (int64_t)fps[i - 1] != 0 ||
-                   (int64_t)tps[i + 1] - 2 * (int64_t)tps[i] + (int64_t)tps[i - 1] != 0;
-        if (keep) tps[k] = tps[i], fps[k] = fps[i], th[k] = th[i], k++;
+    roc_finish(tps, fps, th, m, r);
+    return 0;
+}
+
+int roc_from_hist(const uint64_t *pos, const uint64_t *neg, size_t nbins, double lo, double width, Roc *r) {
+    memset(r, 0, sizeof *r);
+    for (size_t k = 0; k < nbins; k++) r->pos += pos[k], r->neg += neg[k];
+    if (!r->pos || !r->neg) return fr_err("a ROC needs genuine and impostor pairs (%llu and %llu here)", (unsigned long long)r->pos, (unsigned long long)r->neg);
+    uint64_t *tps = xmalloc(sizeof *tps * nbins), *fps = xmalloc(sizeof *fps * nbins);
+    double *th = xmalloc(sizeof *th * nbins);
+    size_t m = 0;
+    uint64_t tp = 0, fp = 0;
+    for (size_t k = nbins; k-- > 0;) {  // highest scores first; a point per non-empty bin
+        if (!pos[k] && !neg[k]) continue;
+        tp += pos[k], fp += neg[k];
+        tps[m] = tp, fps[m] = fp, th[m] = lo + (double)k * width, m++;
     }
-    r->n = k + 1;
-    r->fpr = xmalloc(sizeof *r->fpr * r->n), r->tpr = xmalloc(sizeof *r->tpr * r->n), r->thr = xmalloc(sizeof *r->thr * r->n);
-    r->fpr[0] = 0, r->tpr[0] = 0, r->thr[0] = th[0] + 1;
-    for (size_t i = 0; i < k; i++) {
-        r->fpr[i + 1] = (double)fps[i] / (double)fps[k - 1];
-        r->tpr[i + 1] = (double)tps[i] / (double)tps[k - 1];
-        r->thr[i + 1] = th[i];
-    }
-    free(tps), free(fps), free(th);
+    roc_finish(tps, fps, th, m, r);
     return 0;
 }
 

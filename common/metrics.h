@@ -24,6 +24,25 @@ typedef struct KFoldResult {
 // for sklearn KFold(n_splits=folds, shuffle=False) contiguous folds. Thresholds 0, 0.01, ...
 // 3.99; "same" iff d < thr; on ties the smallest threshold.
 int verify_kfold(const double *dist, const uint8_t *same, size_t n, int folds, const int32_t *fold, KFoldResult *r);
+// the same from counts: gen and imp are folds x (KFOLD_T + 1) histograms of kfold_index(d),
+// the first grid threshold that accepts d (KFOLD_T: none), per fold (streamed pairs)
+#define KFOLD_T 400
+int kfold_index(double d);
+int verify_kfold_hist(const uint64_t *gen, const uint64_t *imp, int folds, KFoldResult *r);
+
+// insightface's VAL@FAR (calculate_val): thresholds 0, 0.001, ... 3.999; per fold the
+// threshold whose FAR on the other folds is far_target by linear interpolation of FAR ->
+// threshold (0 when no threshold reaches it), then VAL = TA / genuine and FAR = FA /
+// impostors on the held-out fold. The training FAR is a step function with flat runs, where
+// SciPy's interp1d is undefined (it rejects or reorders duplicates, depending on the
+// version); frkit's rule: interpolate between the largest threshold whose FAR is below the
+// target and the smallest whose FAR reaches it (exactly that threshold on equality).
+typedef struct ValResult {
+    int folds;
+    double val[64], far[64], thr[64];
+    double val_mean, val_std, far_mean;  // std ddof = 0
+} ValResult;
+int verify_val(const double *dist, const uint8_t *same, size_t n, int folds, const int32_t *fold, double far_target, ValResult *r);
 
 // ---------------------------------------------------------------- ROC (sklearn roc_curve, drop_intermediate=True)
 typedef struct Roc {
@@ -33,6 +52,9 @@ typedef struct Roc {
 } Roc;
 
 int roc_curve(const double *score, const uint8_t *label, size_t n, Roc *r);
+// the same from score histograms: bin k holds the scores in [lo + k w, lo + (k+1) w); the
+// ROC is sklearn's on scores floored to their bin's lower edge (exact counts at the edges)
+int roc_from_hist(const uint64_t *pos, const uint64_t *neg, size_t nbins, double lo, double width, Roc *r);
 void roc_free(Roc *r);
 // insightface's rule: the ROC point nearest to the target FPR, the larger TPR on ties
 double roc_tpr_at(const Roc *r, double fpr, double *fpr_used);

@@ -62,7 +62,7 @@ void report_print(const Report *r, int format, FILE *o) {
             json_cstr(o, w->name);
             fputs(",\"value\":", o);
             if (w->is_text) json_cstr(o, w->text);
-            else json_num(o, w->value);
+            else json_num_exact(o, w->value);
             if (w->note) fputs(",\"note\":", o), json_cstr(o, w->note);
             fputc('}', o);
         }
@@ -74,7 +74,7 @@ void report_print(const Report *r, int format, FILE *o) {
         for (int i = 0; i < r->n; i++) {
             const ReportRow *w = &r->rows[i];
             if (w->is_text) fprintf(o, "%s\t%s\t%s\t%s\n", w->section, w->name, w->text, w->note ? w->note : "");
-            else fprintf(o, "%s\t%s\t%.10g\t%s\n", w->section, w->name, w->value, w->note ? w->note : "");
+            else fprintf(o, "%s\t%s\t%.17g\t%s\n", w->section, w->name, w->value, w->note ? w->note : "");
         }
         for (int i = 0; i < r->nprot; i++) fprintf(o, "#\t%s\n", r->protocol[i]);
         return;

@@ -41,6 +41,40 @@ def insightface_kfold(dist, issame, nfolds=10):
     return acc, best
 
 
+def far_to_threshold(far_train, thresholds, far_target):
+    """frkit's stated rule for insightface's interp1d(far_train, thresholds) at far_target:
+    far_train is a non-decreasing step function with flat runs, where interp1d is not
+    defined; interpolate between the largest threshold whose FAR is below the target and
+    the smallest whose FAR reaches it (that threshold itself on equality)."""
+    hi = int(np.searchsorted(far_train, far_target, side="left"))
+    if hi == 0 or far_train[hi] == far_target:
+        return thresholds[hi]
+    lo = hi - 1
+    slope = (thresholds[hi] - thresholds[lo]) / (far_train[hi] - far_train[lo])
+    return slope * (far_target - far_train[lo]) + thresholds[lo]
+
+
+def insightface_val(dist, issame, far_target=1e-3, nfolds=10):
+    """insightface eval/verification.py calculate_val, the interpolation as above."""
+    thresholds = np.arange(0, 4, 0.001)
+    k_fold = KFold(n_splits=nfolds, shuffle=False)
+    val, far, thr = np.zeros(nfolds), np.zeros(nfolds), np.zeros(nfolds)
+    indices = np.arange(len(issame))
+
+    def val_far(th, d, actual):
+        pred = np.less(d, th)
+        ta = np.sum(np.logical_and(pred, actual))
+        fa = np.sum(np.logical_and(pred, np.logical_not(actual)))
+        return float(ta) / float(np.sum(actual)), float(fa) / float(np.sum(np.logical_not(actual)))
+
+    for f, (train, test) in enumerate(k_fold.split(indices)):
+        far_train = np.array([val_far(t, dist[train], issame[train])[1] for t in thresholds])
+        th = far_to_threshold(far_train, thresholds, far_target) if np.max(far_train) >= far_target else 0.0
+        thr[f] = th
+        val[f], far[f] = val_far(th, dist[test], issame[test])
+    return val, far, thr
+
+
 for name, n in [("kf6000", 6000), ("kf6001", 6001), ("kf7000", 7000)]:
     same = rng.random(n) < 0.5
     d = np.where(same, rng.normal(0.9, 0.35, n), rng.normal(1.6, 0.3, n)).clip(0, 4)
@@ -48,6 +82,10 @@ for name, n in [("kf6000", 6000), ("kf6001", 6001), ("kf7000", 7000)]:
     acc, best = insightface_kfold(d, same)
     out += [(f"{name}.dist", d), (f"{name}.same", same.astype(np.uint8)), (f"{name}.acc", acc), (f"{name}.thr", best),
             (f"{name}.mean_std", np.array([acc.mean(), acc.std()]))]
+    for tag, target in [("", 1e-3), ("_1e-2", 1e-2)]:
+        val, far, thr = insightface_val(d, same, target)
+        out += [(f"{name}.val{tag}", val), (f"{name}.far{tag}", far), (f"{name}.valthr{tag}", thr),
+                (f"{name}.val_mean_std_far{tag}", np.array([val.mean(), val.std(), far.mean()]))]
 
 TARGETS = np.array([1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1])
 for name, n, dec in [("roc_ties", 20000, 3), ("roc_fine", 50000, 9)]:

@@ -56,6 +56,23 @@ json 'r[("error vs reject, FMR 0.01","AOC")]' >/dev/null || fail "no error-versu
 # all pairs, groups, TSV
 run fr-eval -F tsv --all-pairs --groups e.fre
 expect_rc 0; expect_out_match $'^verification\tpairs\t7140'; expect_out_match $'^group 1\tFPR'; expect_out_match $'^fairness\taccuracy std'
+# all pairs streamed into histograms (as above --hist-cap): the same 10-fold accuracy, the
+# ROC on cosines floored to 2^-20
+run fr-eval -F json --all-pairs e.fre
+expect_rc 0; cp "$out" exact.json
+run fr-eval -F json --all-pairs --hist-cap 100 e.fre
+expect_rc 0
+/usr/bin/python3 - exact.json "$out" <<'PY' || fail "histogram mode differs from the exact mode"
+import json, sys
+a, b = ({(x["section"], x["name"]): x["value"] for x in json.load(open(f))["results"]} for f in sys.argv[1:])
+for k in [("verification", "accuracy"), ("verification", "accuracy std"), ("verification", "threshold"), ("verification", "pairs")]:
+    assert abs(a[k] - b[k]) < 1e-12, (k, a[k], b[k])
+assert abs(a[("roc", "AUC")] - b[("roc", "AUC")]) < 1e-5, (a[("roc", "AUC")], b[("roc", "AUC")])
+assert ("verification", "VAL@FAR=0.001") not in b
+PY
+grep -q 'histogram mode' "$out" || fail "the histogram mode is not stated"
+run fr-eval --all-pairs --hist-cap 100 --groups e.fre
+expect_rc 1; expect_err_match 'need the pairs themselves'
 # SVG figures: well-formed, one ROC polyline point per ROC point, a bar per group
 run fr-eval -F json --all-pairs --groups --quality q.fre --plot figs e.fre
 expect_rc 0

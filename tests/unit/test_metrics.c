@@ -42,6 +42,69 @@ static void t_kfold(void) {
     bundle_free(&ref);
 }
 
+// insightface's VAL@FAR (with frkit's stated interpolation rule on FAR plateaus)
+static void t_val(void) {
+    load();
+    const char *cases[3] = {"kf6000", "kf6001", "kf7000"};
+    const char *tags[2] = {"", "_1e-2"};
+    const double targets[2] = {1e-3, 1e-2};
+    for (int c = 0; c < 3; c++) {
+        FrTensor *d = T(cases[c], "dist");
+        size_t n = d->bytes / 8;
+        for (int t = 0; t < 2; t++) {
+            ValResult r;
+            REQUIRE(verify_val(d->data, T(cases[c], "same")->data, n, 10, NULL, targets[t], &r) == 0, "%s", fr_errmsg());
+            char w[64];
+            snprintf(w, sizeof w, "val%s", tags[t]);
+            const double *val = T(cases[c], w)->data;
+            snprintf(w, sizeof w, "far%s", tags[t]);
+            const double *far = T(cases[c], w)->data;
+            snprintf(w, sizeof w, "valthr%s", tags[t]);
+            const double *thr = T(cases[c], w)->data;
+            snprintf(w, sizeof w, "val_mean_std_far%s", tags[t]);
+            const double *m = T(cases[c], w)->data;
+            for (int k = 0; k < 10; k++) {
+                CHECK_MSG(fabs(r.thr[k] - thr[k]) < 1e-12, "%s FAR %g fold %d: threshold %.15f vs %.15f", cases[c], targets[t], k, r.thr[k], thr[k]);
+                CHECK_MSG(fabs(r.val[k] - val[k]) < 1e-9 && fabs(r.far[k] - far[k]) < 1e-9, "%s FAR %g fold %d: VAL %.9f FAR %.9f vs %.9f %.9f",
+                          cases[c], targets[t], k, r.val[k], r.far[k], val[k], far[k]);
+            }
+            CHECK(fabs(r.val_mean - m[0]) < 1e-9 && fabs(r.val_std - m[1]) < 1e-9 && fabs(r.far_mean - m[2]) < 1e-9);
+        }
+    }
+    // a target no threshold reaches: threshold 0 (nothing accepted), as insightface
+    double dd[4] = {0.5, 4.0, 0.6, 4.0};
+    uint8_t ss[4] = {1, 0, 1, 0};
+    ValResult r;
+    REQUIRE(verify_val(dd, ss, 4, 2, NULL, 0.9, &r) == 0, "%s", fr_errmsg());
+    CHECK(r.thr[0] == 0 && r.val_mean == 0 && r.far_mean == 0);
+    bundle_free(&ref);
+}
+
+// the histogram ROC is sklearn's curve on scores floored to the bins: identical points
+static void t_roc_hist(void) {
+    enum { N = 30000, NB = 2048 };
+    double w = 1.0 / 1024, *s = xmalloc(sizeof(double) * N);
+    uint8_t *y = xmalloc(N);
+    uint64_t pos[NB] = {0}, neg[NB] = {0};
+    uint64_t st = 12345;
+    for (int i = 0; i < N; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        y[i] = (st >> 60) < 3;
+        int k = (int)((st >> 20) % 700) + (y[i] ? 900 : 600);  // overlapping classes, many ties
+        s[i] = -1 + k * w;
+        (y[i] ? pos : neg)[k]++;
+    }
+    Roc a, b;
+    REQUIRE(roc_curve(s, y, N, &a) == 0 && roc_from_hist(pos, neg, NB, -1, w, &b) == 0, "%s", fr_errmsg());
+    CHECK_MSG(a.n == b.n, "%zu points from the scores, %zu from the histogram", a.n, b.n);
+    size_t bad = 0;
+    for (size_t i = 0; i < a.n && i < b.n; i++) bad += a.fpr[i] != b.fpr[i] || a.tpr[i] != b.tpr[i] || a.thr[i] != b.thr[i];
+    CHECK_MSG(bad == 0, "%zu points differ", bad);
+    CHECK(roc_auc(&a) == roc_auc(&b) && a.pos == b.pos && a.neg == b.neg);
+    roc_free(&a), roc_free(&b);
+    free(s), free(y);
+}
+
 static void t_roc(void) {
     load();
     const char *cases[2] = {"roc_ties", "roc_fine"};
@@ -145,7 +208,9 @@ static void t_ident_classify(void) {
 
 const TestCase TESTS[] = {
     {"kfold", t_kfold},
+    {"val", t_val},
     {"roc", t_roc},
+    {"roc_hist", t_roc_hist},
     {"thresholds_erc", t_thresholds_erc},
     {"ident_classify", t_ident_classify},
     {0, 0},
