@@ -15,10 +15,10 @@
 #include "xio.h"
 
 static const char SYNOPSIS[] =
-    "fr-eval [--task verify|ident|classify] [--pairs FILE [--pack P.frd] | --all-pairs | --templates META --template-pairs F] [--groups] [--quality Q.fre] [--plot DIR] [--format table|tsv|json] EMB.fre";
+    "fr-eval [--task verify|ident|classify] [--pairs FILE [--pack P.frd]] [--all-pairs] [--templates META --template-pairs F] [--groups] [--quality Q.fre] [--plot DIR] [--format table|tsv|json] EMB.fre";
 
 static const char HELP[] =
-    "usage: fr-eval [--task verify|ident|classify] [--pairs FILE [--pack P.frd] | --all-pairs | --templates META --template-pairs F] [--groups] [--quality Q.fre] [--plot DIR] [--format table|tsv|json] EMB.fre\n"
+    "usage: fr-eval [--task verify|ident|classify] [--pairs FILE [--pack P.frd]] [--all-pairs] [--templates META --template-pairs F] [--groups] [--quality Q.fre] [--plot DIR] [--format table|tsv|json] EMB.fre\n"
     "\n"
     "Report what embeddings (a .fre from fr-embed, or a .npy) are worth, computed as\n"
     "insightface, TFace and sklearn compute it. Every report ends with its protocol.\n"
