@@ -29,6 +29,7 @@ void train_defaults(TrainOpts *o) {
     optim_default(&o->opt, OPT_SGD);
     o->sched = (Sched){.kind = SCHED_CONST, .base_lr = 0.1f, .gamma = 0.1f, .power = 1};
     o->view = (LoaderView){.p_flip = 0.5f};
+    ddl_defaults(&o->ddl_cfg);
 }
 
 char *train_config(const TrainOpts *o) {
@@ -43,8 +44,14 @@ char *train_config(const TrainOpts *o) {
                      (unsigned long long)o->sched.warmup);
     for (int i = 0; i < o->sched.nmilestones && n < 1800; i++)
         n += snprintf(c + n, 2048 - n, "%s%llu", i ? "," : "", (unsigned long long)o->sched.milestones[i]);
-    snprintf(c + n, 2048 - n, "\nbatch=%d steps=%llu epochs=%d seed=%llu flip=%g pad=%d\n", o->batch,
-             (unsigned long long)o->steps, o->epochs, (unsigned long long)o->seed, o->view.p_flip, o->view.pad);
+    n += snprintf(c + n, 2048 - n, "\nbatch=%d steps=%llu epochs=%d seed=%llu flip=%g pad=%d\n", o->batch,
+                  (unsigned long long)o->steps, o->epochs, (unsigned long long)o->seed, o->view.p_flip, o->view.pad);
+    if (o->ddl == DDL_GROUPS)
+        snprintf(c + n, 2048 - n, "ddl=groups easy=%s hard=%s w_pos=%g w_neg=%g w_order=%g sigma=%g bins=%d branch=%d\n", o->ddl_easy, o->ddl_hard,
+                 o->ddl_cfg.w_pos, o->ddl_cfg.w_neg, o->ddl_cfg.w_order, o->ddl_cfg.sigma, o->ddl_cfg.bins, o->batch);
+    else if (o->ddl == DDL_RSA)
+        snprintf(c + n, 2048 - n, "ddl=rsa r_min=%d w_pos=%g w_neg=%g w_order=%g sigma=%g bins=%d branch=%d\n", o->ddl_low.r_min,
+                 o->ddl_cfg.w_pos, o->ddl_cfg.w_neg, o->ddl_cfg.w_order, o->ddl_cfg.sigma, o->ddl_cfg.bins, o->batch);
     return c;
 }
 
@@ -221,6 +228,45 @@ static int validate(const TrainOpts *o, Net *net, const Head *h, uint64_t step) 
     return rc;
 }
 
+// a group given by name or number
+static int group_id(const FrdsPack *p, const char *s, const char *pack) {
+    for (uint64_t g = 0; g < p->n_group_names; g++)
+        if (!strcmp(p->group_names[g], s)) return (int)g;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s && !*end && v >= 0 && (uint64_t)v < (p->num_groups ? p->num_groups : p->n_group_names)) return (int)v;
+    return fr_err("%s: no group '%s' (the pack has %llu groups)", pack, s, (unsigned long long)p->num_groups);
+}
+
+// DDL's four branches (TFace's tasks/ddl): normal easy, normal hard (batch identities with
+// one image each), easy pairs, hard pairs (batch pairs each). Groups: easy and hard are the
+// pack's groups, each branch inside its group. RSA: every record is easy as it is and hard
+// at a random low resolution; a hard pair is a high- and a low-resolution image of one identity.
+static int ddl_spec(const TrainOpts *o, LoaderSpec *s) {
+    int n = o->batch;
+    LoaderView hi = o->view, lo = o->view;
+    hi.rsa = RSA_NONE, hi.p_rsa = 0;
+    LoaderFilter fe = {.kind = FILTER_ALL}, fh = fe;
+    if (o->ddl == DDL_GROUPS) {
+        FrdsPack p;
+        if (frds_open(&p, o->pack)) return -1;
+        int ge = group_id(&p, o->ddl_easy, o->pack), gh = ge < 0 ? -1 : group_id(&p, o->ddl_hard, o->pack);
+        frds_close_pack(&p);
+        if (ge < 0 || gh < 0) return -1;
+        if (ge == gh) return fr_err("--ddl: the easy and the hard group are the same (%s)", o->ddl_easy);
+        fe = (LoaderFilter){.kind = FILTER_GROUP, .group = ge}, fh = (LoaderFilter){.kind = FILTER_GROUP, .group = gh};
+    } else {
+        lo = o->ddl_low;
+        lo.p_flip = o->view.p_flip, lo.pad = o->view.pad;
+    }
+    *s = (LoaderSpec){.nsb = 4};
+    s->sb[0] = (SubBatch){.kind = SB_PK, .p = n, .k = 1, .filter = fe, .view = hi};
+    s->sb[1] = (SubBatch){.kind = SB_PK, .p = n, .k = 1, .filter = fh, .view = o->ddl == DDL_RSA ? lo : hi};
+    s->sb[2] = (SubBatch){.kind = SB_PAIRS, .n = n, .filter = fe, .view = hi, .view2 = hi};
+    s->sb[3] = (SubBatch){.kind = SB_PAIRS, .n = n, .filter = fh, .view = hi, .view2 = o->ddl == DDL_RSA ? lo : hi};
+    return 0;
+}
+
 int train_run(const TrainOpts *o) {
     if (mkdir(o->outdir, 0755) != 0 && errno != EEXIST) return fr_err("%s: %s", o->outdir, strerror(errno));
     uint64_t have = train_latest(o->outdir);
@@ -239,6 +285,10 @@ int train_run(const TrainOpts *o) {
     net_to(net, device_backend(o->device));
     // the loader checks the pack against the model's input before anything trains
     LoaderSpec spec = {.nsb = 1, .sb = {{.kind = SB_UNIFORM, .n = o->batch, .view = o->view}}};
+    if (o->ddl && ddl_spec(o, &spec)) {
+        net_free(net);
+        return -1;
+    }
     LoaderOpts lo = {.seed = o->seed, .threads = o->threads, .prefetch = 2, .world = 1, .prep = net->prep};
     Loader *ld = loader_open(o->pack, &spec, &lo);
     if (!ld) {
@@ -330,14 +380,14 @@ int train_run(const TrainOpts *o) {
     int B = loader_batch(ld);
     size_t chw = (size_t)net->prep.c * net->prep.h * net->prep.w;
     float *x = xmalloc(sizeof(float) * chw * (size_t)B), *dx = xmalloc(sizeof(float) * (size_t)B * o->emb);
-    float *hemb = xmalloc(sizeof(float) * (size_t)B * o->emb);
+    float *hemb = xmalloc(sizeof(float) * (size_t)B * o->emb), *dx2 = xmalloc(sizeof(float) * (size_t)B * o->emb);
     SampleInfo *info = xmalloc(sizeof(SampleInfo) * (size_t)B);
     int32_t *lab = xmalloc(sizeof(int32_t) * (size_t)B);
     char *logp = xmalloc(strlen(o->outdir) + 16);
     sprintf(logp, "%s/log.tsv", o->outdir);
     trim_log(logp, step);
     TsvLog log;
-    tsv_open(&log, logp, "step\tepoch\tloss\ttrain_acc\tlr\timages_per_s\tt");
+    tsv_open(&log, logp, o->ddl ? "step\tepoch\tloss\ttrain_acc\tlr\timages_per_s\tt\tddl" : "step\tepoch\tloss\ttrain_acc\tlr\timages_per_s\tt");
     net->training = 1;
     double t0 = now_seconds(), tl = t0;
     float lr = 0;
@@ -354,7 +404,24 @@ int train_run(const TrainOpts *o) {
         net_zero_grad(net);
         memset(h->gW, 0, sizeof(float) * (size_t)h->nc * hc.dim);
         memset(h->gb, 0, sizeof(float) * (size_t)h->nc);
-        double loss = head_step(h, emb, lab, B, dx);
+        double loss, dloss = 0;
+        int correct;
+        if (o->ddl) {  // CE on each normal branch, DDL over all four
+            int n = o->batch;
+            loss = head_step(h, emb, lab, n, dx);
+            correct = h->last_correct;
+            loss += head_step(h, emb + (size_t)n * o->emb, lab + n, n, dx2);
+            correct += h->last_correct;
+            memcpy(dx + (size_t)n * o->emb, dx2, sizeof(float) * (size_t)n * o->emb);
+            memset(dx + (size_t)2 * n * o->emb, 0, sizeof(float) * (size_t)4 * n * o->emb);
+            DdlSets ds = {.nneg = 2, .neg_off = {0, n}, .neg_n = {n, n}, .npos = 2, .pos_a = {2 * n, 4 * n}, .pos_b = {3 * n, 5 * n}, .pos_n = {n, n}};
+            DdlParts parts;
+            dloss = ddl_loss(&o->ddl_cfg, emb, o->emb, &ds, dx, &parts);
+            loss += dloss;
+        } else {
+            loss = head_step(h, emb, lab, B, dx);
+            correct = h->last_correct;
+        }
         if (!isfinite(loss)) {
             uint64_t last = train_latest(o->outdir);
             char where[64] = "no checkpoint was saved";
@@ -371,10 +438,10 @@ int train_run(const TrainOpts *o) {
         step++;
         loader_position(ld, &epoch, &cursor);
         double now = now_seconds();
-        double acc = (double)h->last_correct / B;
-        double row[7] = {(double)step, (double)epoch, loss, acc, lr, B / fmax(now - tl, 1e-9), h->t};
+        double acc = (double)correct / (o->ddl ? 2 * o->batch : B);
+        double row[8] = {(double)step, (double)epoch, loss, acc, lr, B / fmax(now - tl, 1e-9), h->t, dloss};
         tl = now;
-        tsv_row(&log, row, 7);
+        tsv_row(&log, row, o->ddl ? 8 : 7);
         if (o->log_every && step % (uint64_t)o->log_every == 0)
             fr_note("step %llu/%llu | epoch %llu | loss %.4f | acc %.3f | lr %.3g | %.1f img/s", (unsigned long long)step,
                     (unsigned long long)total, (unsigned long long)epoch, loss, acc, lr, (double)(step * (uint64_t)B) / (now - t0));
@@ -390,13 +457,13 @@ int train_run(const TrainOpts *o) {
         }
     }
     tsv_close(&log);
-    free(x), free(dx), free(hemb), free(info), free(lab), free(logp);
+    free(x), free(dx), free(dx2), free(hemb), free(info), free(lab), free(logp);
     optim_free(opt), optim_free(hopt), head_free(h), loader_close(ld), net_free(net);
     return 0;
 fail2:
     if (log.fp) fclose(log.fp);
     free(log.path);
-    free(x), free(dx), free(hemb), free(info), free(lab), free(logp);
+    free(x), free(dx), free(dx2), free(hemb), free(info), free(lab), free(logp);
 fail:
     optim_free(opt), optim_free(hopt), head_free(h), loader_close(ld), net_free(net);
     return -1;

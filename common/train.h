@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "ddl.h"
 #include "heads.h"
 #include "loader.h"
 #include "optim.h"
@@ -36,9 +37,17 @@ typedef struct TrainOpts {
     int threads;
     int device;               // -1 cpu; N: the backbone on cuda:N (the head stays on the host)
     LoaderView view;
+    // DDL (ALGORITHMS.md §3): four branches of `batch` each, easy and hard normal branches
+    // (one image per identity, the head's CE on each) and easy and hard positive pairs
+    int ddl;                  // DDL_NONE, DDL_GROUPS (the pack's groups) or DDL_RSA (resolution)
+    char ddl_easy[64], ddl_hard[64];  // DDL_GROUPS: group names or numbers
+    LoaderView ddl_low;       // DDL_RSA: the low-resolution view (random-scale)
+    DdlConfig ddl_cfg;
     int log_every;
     const char *prov;
 } TrainOpts;
+
+enum { DDL_NONE, DDL_GROUPS, DDL_RSA };
 
 void train_defaults(TrainOpts *o);
 // the resolved configuration as "key=value" lines (printed and stored in every checkpoint)

@@ -53,6 +53,11 @@ static const char HELP[] =
     "                         r uniform in [RMIN, side], fixed:R1,R2,... to one of those sides,\n"
     "                         and back up (bicubic)\n"
     "      --p-rsa P          the probability of --rsa per image (default 1)\n"
+    "      --ddl SPEC         add DDL (distribution distillation) over four branches of\n"
+    "                         --batch-size each: groups:EASY,HARD (the pack's groups, by name\n"
+    "                         or number) or rsa:RMIN (hard = random-scale low resolution,\n"
+    "                         r in [RMIN, side]; hard pairs are a high- and a low-resolution image)\n"
+    "      --ddl-weights P,N,O  the positive-KL, negative-KL and order weights (0.1,0.02,0.5)\n"
     "      --clip-grad X      clip the global gradient norm to X (torch's clip_grad_norm_)\n"
     "      --val P.frd        score this labelled pack at each checkpoint (val.tsv)\n"
     "      --init M.frm       start from the backbone weights of a model\n"
@@ -83,7 +88,7 @@ int main(int argc, char **argv) {
     uint64_t warmup = 0;
     double prsa = 1;
     enum { O_INPUT = 0x100, O_EMB, O_SCALE, O_MARGIN, O_ALPHA, O_EASY, O_OPT, O_MOM, O_WD, O_SCHED, O_MILE, O_GAMMA,
-           O_WARM, O_FLIP, O_PAD, O_INIT, O_SAVE, O_LOG, O_RSA, O_PRSA, O_CLIP, O_VAL, O_KEEP };
+           O_WARM, O_FLIP, O_PAD, O_INIT, O_SAVE, O_LOG, O_RSA, O_PRSA, O_CLIP, O_VAL, O_KEEP, O_DDL, O_DDLW };
     static const struct option longopts[] = {
         {"arch", required_argument, 0, 'a'}, {"input", required_argument, 0, O_INPUT}, {"emb", required_argument, 0, O_EMB},
         {"head", required_argument, 0, 'H'}, {"scale", required_argument, 0, O_SCALE}, {"margin", required_argument, 0, O_MARGIN},
@@ -94,7 +99,8 @@ int main(int argc, char **argv) {
         {"warmup", required_argument, 0, O_WARM}, {"flip", required_argument, 0, O_FLIP}, {"pad", required_argument, 0, O_PAD},
         {"init", required_argument, 0, O_INIT}, {"save-every", required_argument, 0, O_SAVE}, {"resume", no_argument, 0, 'r'},
         {"log-every", required_argument, 0, O_LOG}, {"rsa", required_argument, 0, O_RSA}, {"p-rsa", required_argument, 0, O_PRSA},
-        {"clip-grad", required_argument, 0, O_CLIP}, {"val", required_argument, 0, O_VAL}, {"keep", required_argument, 0, O_KEEP}, CLI_COMMON_LONGOPTS, {0, 0, 0, 0},
+        {"clip-grad", required_argument, 0, O_CLIP}, {"val", required_argument, 0, O_VAL}, {"keep", required_argument, 0, O_KEEP},
+        {"ddl", required_argument, 0, O_DDL}, {"ddl-weights", required_argument, 0, O_DDLW}, CLI_COMMON_LONGOPTS, {0, 0, 0, 0},
     };
     int opt;
     while ((opt = getopt_long(argc, argv, ":a:H:b:e:n:l:r" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
@@ -151,6 +157,29 @@ int main(int argc, char **argv) {
                 fr_usage("--rsa: '%s' is not random:RMIN or fixed:R1,R2,...", optarg);
             }
             break;
+        case O_DDL:
+            if (!strncmp(optarg, "groups:", 7)) {
+                const char *comma = strchr(optarg + 7, ',');
+                if (!comma || comma == optarg + 7 || !comma[1] || strchr(comma + 1, ',') || comma - (optarg + 7) >= 64 || strlen(comma + 1) >= 64)
+                    fr_usage("--ddl groups: give two groups, groups:EASY,HARD");
+                o.ddl = DDL_GROUPS;
+                snprintf(o.ddl_easy, sizeof o.ddl_easy, "%.*s", (int)(comma - (optarg + 7)), optarg + 7);
+                snprintf(o.ddl_hard, sizeof o.ddl_hard, "%s", comma + 1);
+            } else if (!strncmp(optarg, "rsa:", 4)) {
+                o.ddl = DDL_RSA;
+                o.ddl_low = (LoaderView){.rsa = RSA_RANDOM, .p_rsa = 1, .r_min = (int)cli_int(optarg + 4, 1, 4096, "--ddl rsa")};
+            } else {
+                fr_usage("--ddl: '%s' is not groups:EASY,HARD or rsa:RMIN", optarg);
+            }
+            break;
+        case O_DDLW: {
+            double w[3];
+            char tail;
+            if (sscanf(optarg, "%lf,%lf,%lf%c", &w[0], &w[1], &w[2], &tail) != 3 || w[0] < 0 || w[1] < 0 || w[2] < 0)
+                fr_usage("--ddl-weights: '%s' is not three non-negative numbers P,N,O", optarg);
+            o.ddl_cfg.w_pos = (float)w[0], o.ddl_cfg.w_neg = (float)w[1], o.ddl_cfg.w_order = (float)w[2];
+            break;
+        }
         case O_PRSA: prsa = cli_float(optarg, 0, 1, "--p-rsa"); break;
         case O_CLIP: o.clip = cli_float(optarg, 1e-12, 1e12, "--clip-grad"); break;
         case O_VAL: o.val = optarg; break;
@@ -161,6 +190,7 @@ int main(int argc, char **argv) {
     }
     if (optind + 1 != argc) fr_usage(optind == argc ? "no PACK.frd given" : "one pack at a time");
     o.view.p_rsa = o.view.rsa ? (float)prsa : 0;
+    if (o.ddl == DDL_RSA && o.view.rsa) fr_usage("--ddl rsa makes the hard branches low-resolution itself; leave out --rsa");
     if (!cc.out) fr_usage("no output folder given (-o DIR)");
     o.pack = argv[optind], o.outdir = cc.out, o.seed = cc.seed, o.threads = cc.threads;
     o.device = device_require(cc.device);

@@ -62,6 +62,25 @@ cmp A/run/step-00000006.frm B/run/step-00000006.frm || fail "resumed model diffe
 cmp A/run/step-00000006.frst B/run/step-00000006.frst || fail "resumed optimiser state differs"
 [[ $(cut -f1-3 A/run/log.tsv) == "$(cut -f1-3 B/run/log.tsv)" ]] || fail "resumed losses differ"
 
+# DDL: four branches, the DDL term logged; resume exact with it (random-scale draws included)
+R=(-a tiny-ir --input 32 --emb 32 --ddl rsa:8 -b 4 -n 6 --save-every 3 -r -o ddl ../t.frd)
+(cd A && fr-train "${R[@]}" 2>A.err) || fail "DDL run failed: $(cat A/A.err)"
+grep -q 'ddl=rsa r_min=8 w_pos=0.1 w_neg=0.02 w_order=0.5' A/A.err || fail "the DDL configuration is not printed"
+[[ $(head -1 A/ddl/log.tsv) == $'step\tepoch\tloss\ttrain_acc\tlr\timages_per_s\tt\tddl' ]] || fail "DDL log header: $(head -1 A/ddl/log.tsv)"
+awk -F'\t' 'NR>1 && ($8 == 0 || $8 != $8 + 0) {exit 1}' A/ddl/log.tsv || fail "the DDL term is zero or not a number: $(cut -f8 A/ddl/log.tsv | tr '\n' ' ')"
+cp -r A/ddl B/ && rm B/ddl/step-00000006.*
+sed -i '5,$d' B/ddl/log.tsv
+(cd B && fr-train "${R[@]}" 2>/dev/null) || fail "resumed DDL run failed"
+cmp A/ddl/step-00000006.frm B/ddl/step-00000006.frm || fail "resumed DDL model differs"
+run fr-train "${NET[@]}" --ddl groups:g0,g1 -b 4 -n 2 -o dg t.frd
+expect_rc 0
+run fr-train "${NET[@]}" --ddl groups:g0,nosuch -b 4 -n 2 -o dg2 t.frd
+expect_rc 1; expect_err_match "t.frd: no group 'nosuch'"; expect_no_file dg2/step-00000002.frm
+run fr-train "${NET[@]}" --ddl rsa:8 --rsa random:8 -o dg3 t.frd
+expect_rc 2; expect_err_match 'leave out --rsa'
+run fr-train "${NET[@]}" --ddl bogus -o dg3 t.frd
+expect_rc 2; expect_err_match "ddl: 'bogus'"
+
 # SIGINT finishes the step, saves it, exits 0; --resume goes on from there
 fr-train "${NET[@]}" -b 16 -n 100000 --log-every 0 -o S t.frd &
 pid=$!
