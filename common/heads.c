@@ -15,10 +15,10 @@
 #include "rng.h"
 #include "xio.h"
 
-static const char *const NAMES[] = {"softmax", "normface", "cosface", "arcface", "curricular", "cifp"};
-const char *head_name(int k) { return k >= 0 && k <= HEAD_CIFP ? NAMES[k] : "?"; }
+static const char *const NAMES[] = {"softmax", "normface", "cosface", "arcface", "curricular", "cifp", "sphere"};
+const char *head_name(int k) { return k >= 0 && k < HEAD_COUNT ? NAMES[k] : "?"; }
 int head_kind(const char *n) {
-    for (int k = 0; k <= HEAD_CIFP; k++)
+    for (int k = 0; k < HEAD_COUNT; k++)
         if (!strcmp(n, NAMES[k])) return k;
     return -1;
 }
@@ -27,7 +27,7 @@ void head_defaults(HeadConfig *c, int kind, int dim, int classes) {
     memset(c, 0, sizeof *c);
     c->kind = kind, c->dim = dim, c->classes = classes, c->c0 = 0, c->c1 = classes;
     c->s = 64;
-    c->m = kind == HEAD_COSFACE ? 0.4f : kind == HEAD_CIFP ? 0.35f : 0.5f;
+    c->m = kind == HEAD_COSFACE ? 0.4f : kind == HEAD_CIFP ? 0.35f : kind == HEAD_SPHERE ? 4 : 0.5f;
     c->alpha = 0.01f;
 }
 
@@ -82,6 +82,23 @@ static double arc_target(double c, double m, int easy, double *dT) {
     return easy ? c : c - mm;
 }
 
+// SphereFace's psi(theta) = (-1)^k cos(m theta) - 2k, k = floor(m theta / pi), for integer m
+// in 1..4 by its Chebyshev polynomial in c = cos theta (no division by sin theta); *dpsi = d psi / d c
+static double sphere_psi(double c, int m, double *dpsi, int *kout) {
+    double th = acos(c < -1 ? -1 : c > 1 ? 1 : c), cm, dcm;
+    int k = (int)floor(m * th / M_PI);
+    if (k > m - 1) k = m - 1;  // theta = pi: the last piece (psi is continuous there)
+    switch (m) {
+    case 1: cm = c, dcm = 1; break;
+    case 2: cm = 2 * c * c - 1, dcm = 4 * c; break;
+    case 3: cm = (4 * c * c - 3) * c, dcm = 12 * c * c - 3; break;
+    default: cm = 8 * c * c * (c * c - 1) + 1, dcm = 32 * c * c * c - 16 * c; break;
+    }
+    double sg = k % 2 ? -1 : 1;
+    *dpsi = sg * dcm, *kout = k;
+    return sg * cm - 2 * k;
+}
+
 double head_step(Head *h, const float *x, const int32_t *labels, int B, float *dx) {
     const HeadConfig *cf = &h->cfg;
     int D = cf->dim, nc = h->nc, c0 = cf->c0;
@@ -127,6 +144,13 @@ double head_step(Head *h, const float *x, const int32_t *labels, int B, float *d
     }
     double *pen = NULL, *pen_cnt = NULL;  // CIFP
     uint8_t *Fset = NULL, *Aset = NULL;
+    double lam = 0, *psi = NULL, *dpsi = NULL, *dnorm = NULL;
+    if (cf->kind == HEAD_SPHERE) {  // the iteration counts before lambda is computed
+        h->t += 1;
+        lam = fmax(5.0, 1000.0 / (1 + 0.12 * h->t));
+        psi = xmalloc(sizeof(double) * (size_t)B * 2), dpsi = psi + B;
+        dnorm = xcalloc((size_t)B, sizeof(double));
+    }
     if (cf->kind == HEAD_CURRICULAR) {  // t moves before it is used (no gradient)
         double mean = 0;
         for (int i = 0; i < B; i++) mean += cy[i];
@@ -187,6 +211,11 @@ double head_step(Head *h, const float *x, const int32_t *labels, int B, float *d
             T = arc_target(cyi, m, cf->kind == HEAD_ARCFACE && cf->easy_margin, &dT);
             cmi = cyi * cos(m) - sqrt(fmax(0.0, 1 - cyi * cyi)) * sin(m);  // cos(theta_y + m), by the formula
         }
+        if (psi) {
+            int k;
+            psi[i] = sphere_psi(cyi, (int)m, &dpsi[i], &k);
+            sel = sel * 5 + (uint64_t)k;
+        }
         for (int j = 0; j < nc; j++) {
             size_t e = (size_t)i * nc + j;
             int tgt = labels[i] == c0 + j;
@@ -201,6 +230,7 @@ double head_step(Head *h, const float *x, const int32_t *labels, int B, float *d
                 v = s * (tgt ? T : (v > cmi ? v * (h->t + v) : v));
                 break;
             case HEAD_CIFP: v = s * (tgt ? (v - m) - (1 + v) * pen[i] : v); break;
+            case HEAD_SPHERE: v = xnorm[i] * (tgt ? (lam * v + psi[i]) / (1 + lam) : v); break;
             }
             z[e] = (float)v;
         }
@@ -242,6 +272,10 @@ double head_step(Head *h, const float *x, const int32_t *labels, int B, float *d
             case HEAD_COSFACE: dc[e] = (float)(s * g); break;
             case HEAD_ARCFACE: dc[e] = (float)(s * g * (tgt ? dT : 1)); break;
             case HEAD_CURRICULAR: dc[e] = (float)(s * g * (tgt ? dT : (v > cmi ? h->t + 2 * v : 1))); break;
+            case HEAD_SPHERE:  // z = |x| f(c): f's slope to c, f itself to the norm
+                dc[e] = (float)(g * xnorm[i] * (tgt ? (lam + dpsi[i]) / (1 + lam) : 1));
+                dnorm[i] += g * (tgt ? (lam * v + psi[i]) / (1 + lam) : v);
+                break;
             case HEAD_CIFP:
                 if (tgt) {
                     dc[e] = (float)(s * g);               // a_i = c_y - m: full path
@@ -278,7 +312,9 @@ double head_step(Head *h, const float *x, const int32_t *labels, int B, float *d
         for (int i = 0; i < B; i++) {
             double dot = 0;
             for (int k = 0; k < D; k++) dot += (double)tmp[(size_t)i * D + k] * xn[(size_t)i * D + k];
-            for (int k = 0; k < D; k++) dxd[(size_t)i * D + k] = (tmp[(size_t)i * D + k] - xn[(size_t)i * D + k] * dot) / xnorm[i];
+            double dn = dnorm ? dnorm[i] : 0;  // SphereFace: d|x| / dx = x^
+            for (int k = 0; k < D; k++)
+                dxd[(size_t)i * D + k] = (tmp[(size_t)i * D + k] - xn[(size_t)i * D + k] * dot) / xnorm[i] + dn * xn[(size_t)i * D + k];
         }
         for (int j = 0; j < nc; j++) {
             double dot = 0;
@@ -297,6 +333,6 @@ double head_step(Head *h, const float *x, const int32_t *labels, int B, float *d
     h->last_loss = loss;
     h->last_sel = sel;
     free(xn), free(wn), free(c), free(z), free(dc), free(dcx), free(xnorm), free(wnorm), free(row), free(inrange);
-    free(pen), free(Fset), free(Aset), free(dpen), free(dxd), free(tmp), free(gw);
+    free(pen), free(Fset), free(Aset), free(dpen), free(dxd), free(tmp), free(gw), free(psi), free(dnorm);
     return loss;
 }

@@ -79,10 +79,18 @@ def head(kind, x, W, b, s=64.0, m=0.5, alpha=0.01, t0=0.3):
             pen = (v * v).sum(1) / cnt
             zy = a - (1 + cyt) * pen
             z = s * torch.where(onehot, zy[:, None].expand(B, C), c)
+        elif kind == "sphere":  # ALGORITHMS.md §2.5: A-Softmax, m = 4, lambda at iteration 101
+            mi = int(m)
+            lam = max(5.0, 1000.0 * (1 + 0.12 * 101) ** -1)
+            theta = torch.acos(cy)
+            k = torch.floor(mi * theta / math.pi).clamp(max=mi - 1)
+            psi = (-1) ** k * torch.cos(mi * theta) - 2 * k
+            xn = x.norm(dim=1)
+            z = xn[:, None] * torch.where(onehot, ((lam * cy + psi) / (1 + lam))[:, None].expand(B, C), c)
     return z, t_after
 
 
-for kind, m in [("softmax", 0), ("normface", 0), ("cosface", 0.4), ("arcface", 0.5), ("curricular", 0.5), ("cifp", 0.35)]:
+for kind, m in [("softmax", 0), ("normface", 0), ("cosface", 0.4), ("arcface", 0.5), ("curricular", 0.5), ("cifp", 0.35), ("sphere", 4)]:
     x = x0.clone().requires_grad_(True)
     W = W0.clone().requires_grad_(True)
     b = b0.clone().requires_grad_(True)

@@ -2,6 +2,7 @@
  * fr-train: train a face recognition backbone with a margin head (softmax, NormFace,
  * CosFace, ArcFace, CurricularFace, CIFP) on one pack. The loop lives in common/train.c.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,11 @@ static const char HELP[] =
     "                         tiny-mfn tiny-resnet\n"
     "      --input N          input side in pixels (default 112)\n"
     "      --emb N            embedding size (default 512)\n"
-    "  -H, --head H           softmax, normface, cosface, arcface, curricular (default) or cifp\n"
+    "  -H, --head H           softmax, normface, cosface, arcface, curricular (default), cifp\n"
+    "                         or sphere (SphereFace, integer margin 1..4, lambda annealed)\n"
     "      --scale S          the head's scale s (default 64)\n"
-    "      --margin M         the margin m (defaults: cosface 0.4, arcface/curricular 0.5, cifp 0.35)\n"
+    "      --margin M         the margin m (defaults: cosface 0.4, arcface/curricular 0.5, cifp 0.35,\n"
+    "                         sphere 4)\n"
     "      --alpha A          CurricularFace: momentum of t (default 0.01)\n"
     "      --easy-margin      ArcFace: the easy-margin variant\n"
     "  -b, --batch-size N     images per step (default 64; also --batch)\n"
@@ -109,11 +112,11 @@ int main(int argc, char **argv) {
         case O_INPUT: o.input = (int)cli_int(optarg, 8, 1024, "--input"); break;
         case O_EMB: o.emb = (int)cli_int(optarg, 2, 65536, "--emb"); break;
         case 'H':
-            if (head_kind(optarg) < 0) fr_usage("--head: '%s' is not softmax, normface, cosface, arcface, curricular or cifp", optarg);
+            if (head_kind(optarg) < 0) fr_usage("--head: '%s' is not softmax, normface, cosface, arcface, curricular, cifp or sphere", optarg);
             head = optarg;
             break;
         case O_SCALE: scale = cli_float(optarg, 1e-3, 1e4, "--scale"); break;
-        case O_MARGIN: margin = cli_float(optarg, 0, 1.5, "--margin"); break;
+        case O_MARGIN: margin = cli_float(optarg, 0, 4, "--margin"); break;
         case O_ALPHA: alpha = cli_float(optarg, 0, 1, "--alpha"); break;
         case O_EASY: easy = 1; break;
         case 'b': o.batch = (int)cli_int(optarg, 1, 1 << 20, "--batch"); break;
@@ -199,6 +202,9 @@ int main(int argc, char **argv) {
     head_defaults(&o.head, hk, o.emb, 0);
     if (scale > 0) o.head.s = (float)scale;
     if (margin >= 0) o.head.m = (float)margin;
+    if (hk == HEAD_SPHERE && (o.head.m != floor(o.head.m) || o.head.m < 1))
+        fr_usage("--margin: SphereFace's margin is an integer 1..4, not %g", o.head.m);
+    if (hk != HEAD_SPHERE && o.head.m > 1.5) fr_usage("--margin: %g is more than 1.5", o.head.m);
     if (alpha >= 0) o.head.alpha = (float)alpha;
     if (easy && hk != HEAD_ARCFACE) fr_usage("--easy-margin is an ArcFace option");
     o.head.easy_margin = easy;

@@ -11,8 +11,10 @@ run fr-train --help
 expect_rc 0; expect_out_match '^usage: fr-train'
 run fr-train t.frd
 expect_rc 2; expect_err_match 'no output folder'
-run fr-train -H sphere -o r t.frd
-expect_rc 2; expect_err_match "head: 'sphere'"
+run fr-train -H spherical -o r t.frd
+expect_rc 2; expect_err_match "head: 'spherical'"
+run fr-train -H sphere --margin 2.5 -o r t.frd
+expect_rc 2; expect_err_match "SphereFace's margin is an integer"
 run fr-train --sched step -o r t.frd
 expect_rc 2; expect_err_match 'needs --milestones'
 run fr-train "${NET[@]}" --easy-margin -o r t.frd

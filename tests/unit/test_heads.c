@@ -33,7 +33,7 @@ static Head *make(int kind, int c0, int c1, Comm *comm) {
     Head *h = head_new(&c, comm);
     memcpy(h->W, R("W") + (size_t)c0 * D, sizeof(float) * (size_t)(c1 - c0) * D);
     memcpy(h->b, R("b") + c0, sizeof(float) * (size_t)(c1 - c0));
-    h->t = 0.3;
+    h->t = kind == HEAD_SPHERE ? 100 : 0.3;  // SphereFace: step 101, lambda = 1000 / 13.12
     return h;
 }
 
@@ -47,7 +47,7 @@ static double rel(const float *a, const float *r, size_t n) {
 static void t_vs_torch(void) {
     load();
     const int32_t *y = (const int32_t *)R("y");
-    for (int k = 0; k <= HEAD_CIFP; k++) {
+    for (int k = 0; k < HEAD_COUNT; k++) {
         const char *nm = head_name(k);
         char key[64];
         Head *h = make(k, 0, C, NULL);
@@ -114,7 +114,7 @@ static int check_param(Head *h, float *p, size_t n, const float *ana, const floa
 static void t_gradcheck(void) {
     load();
     const int32_t *y = (const int32_t *)R("y");
-    for (int k = 0; k <= HEAD_CIFP; k++) {
+    for (int k = 0; k < HEAD_COUNT; k++) {
         Head *h = make(k, 0, C, NULL);
         if (k == HEAD_CURRICULAR) h->cfg.alpha = 0;
         float x[B * D], dx[B * D];
@@ -152,7 +152,7 @@ static void *run_shard(void *a) {
 static void t_shards(void) {
     load();
     const int32_t *y = (const int32_t *)R("y");
-    for (int k = 0; k <= HEAD_CIFP; k++) {
+    for (int k = 0; k < HEAD_COUNT; k++) {
         Head *whole = make(k, 0, C, NULL);
         float dx[B * D];
         double loss = head_step(whole, R("x"), y, B, dx);
