@@ -81,6 +81,7 @@ int main(int argc, char **argv) {
     }
     n->training = train;
     n->param_grads = !pgd;
+    n->input_grad = pgd;  // training, as fr-train, skips the images' gradient (PyTorch too)
     float *dl = xmalloc(sizeof(float) * ny), *xa = xmalloc(sizeof(float) * nx), *gx = xmalloc(sizeof(float) * nx);
     float *hl = xmalloc(sizeof(float) * ny);  // the logits on the host (pgd)
     int32_t *lab = xmalloc(sizeof(int32_t) * (size_t)batch);

@@ -540,6 +540,7 @@ Net *net_new(const char *name) {
     net->be = &BACKEND_CPU;
     net->update_stats = 1;
     net->param_grads = 1;
+    net->input_grad = 1;
     net->output = -1;
     net->seed = 1337;
     return net;
@@ -780,7 +781,9 @@ void net_backward(Net *net, const float *dout, int batch) {
         float *t = net->gtmp;
         for (int k = 0; k < n->nin; k++) {
             Node *src = &net->nodes[n->in[k]];
-            if (src->consumers > 1) {
+            if (n->in[k] == 0 && !net->input_grad) {
+                din[k] = NULL;
+            } else if (src->consumers > 1) {
                 din[k] = t;
                 t += (size_t)batch * shape_numel(src->out) + 16;
             } else {
@@ -792,7 +795,7 @@ void net_backward(Net *net, const float *dout, int batch) {
         if (net->prof) net->prof[3 * i + 1] += prof_now(net) - t0;
         for (int k = 0; k < n->nin; k++) {
             Node *src = &net->nodes[n->in[k]];
-            if (src->consumers > 1) {
+            if (din[k] && src->consumers > 1) {
                 net->be->accumulate(src->dy, din[k], (size_t)batch * shape_numel(src->out));
             }
         }

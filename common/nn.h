@@ -92,6 +92,7 @@ struct Net {
     int training;        // batch statistics and dropout
     int update_stats;    // training BN updates running statistics
     int param_grads;     // backward computes parameter gradients (attacks turn this off)
+    int input_grad;      // backward computes the input gradient (trainers turn this off)
     int dropout_off;     // dropout is the identity even in training (reference checks)
     int output;
     // segments of a batch with their own BN statistics, and (dual BN) which set each updates
@@ -139,7 +140,8 @@ void net_alloc(Net *net, int batch);
 // Forward from x (batch, input shape); returns the output node's activations.
 float *net_forward(Net *net, const float *x, int batch);
 // Backward from the gradient of the output; parameter gradients are accumulated (+=),
-// the input gradient is in net->nodes[0].dy afterwards.
+// the input gradient is in net->nodes[0].dy afterwards (unless input_grad is 0: then the
+// first layers skip it, which saves a training step the first convolution's dx).
 void net_backward(Net *net, const float *dout, int batch);
 void net_zero_grad(Net *net);
 // Time every node's forward and backward (the backend is synchronised around each, so

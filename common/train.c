@@ -282,6 +282,7 @@ int train_run(const TrainOpts *o) {
     if (!net || net_finalize(net, 0)) return -1;
     net_init(net, o->seed);
     net->seed = o->seed;
+    net->input_grad = 0;  // nobody reads the images' gradient
     net_to(net, device_backend(o->device));
     // the loader checks the pack against the model's input before anything trains
     LoaderSpec spec = {.nsb = 1, .sb = {{.kind = SB_UNIFORM, .n = o->batch, .view = o->view}}};

@@ -102,13 +102,18 @@ expect_rc 0
 # command again, ends where a straight run ends, byte for byte
 K=(-a tiny-ir --input 32 --emb 32 -H curricular --scale 16 -b 16 -n 24 --save-every 1 -r --log-every 0 -o run ../t.frd)
 mkdir K1 K2
-t0=$EPOCHREALTIME
 (cd K1 && fr-train -q "${K[@]}") || fail "straight run failed"
-# the kill lands at a random point between 10% and 80% of the straight run's duration
-wait_s=$(awk -v a="$t0" -v b="$EPOCHREALTIME" -v r=$((RANDOM % 71 + 10)) 'BEGIN{printf "%.3f", (b - a) * r / 100}')
+# the kill lands after a random step (2..20, read from the log as it grows) plus a random
+# fraction of a step, so often during a checkpoint write, however loaded the machine is
+after=$((RANDOM % 19 + 2))
 (cd K2 && exec fr-train -q "${K[@]}") &
 pid=$!
-sleep "$wait_s"
+for _ in $(seq 3000); do
+    [[ -f K2/run/log.tsv && $(wc -l <K2/run/log.tsv) -gt $after ]] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.01
+done
+sleep "0.0$((RANDOM % 10))"
 kill -9 $pid; wait $pid 2>/dev/null
 [[ -f K2/run/step-00000024.done ]] && fail "the kill came after the run had finished"
 (cd K2 && fr-train -q "${K[@]}") || fail "the run after kill -9 failed"
