@@ -4,7 +4,7 @@
  *
  * Reading: any of <f4 <f8 <f2 <i8 <i4 <i2 |i1 |u1 <u2 <u4 <u8 |b1 (and big-endian '>'
  * forms), C or Fortran order, converted to float or int64 on load. Writing: version
- * 1.0, C order, '<f4' or '<i8', header padded so the data starts at a multiple of 64.
+ * 1.0, C order, '<f4', '<f8' or '<i8', header padded so the data starts at a multiple of 64.
  * Anything else gets a clear message naming the dtype.
  */
 #ifndef FR_NPY_H
@@ -36,7 +36,7 @@ int64_t *npy_read_i64(FILE *fp, const char *name, const NpyInfo *info);
 // Load a whole file: convenience wrappers. ndim/shape returned through info.
 float *npy_load_f32(const char *path, NpyInfo *info);
 int64_t *npy_load_i64(const char *path, NpyInfo *info);
-// Write the header of a C-order array. descr: "<f4" or "<i8".
+// Write the header of a C-order array. descr: "<f4", "<f8" or "<i8".
 void npy_write_header(FILE *fp, const char *name, const char *descr, int ndim, const uint64_t *shape);
 
 #endif
