@@ -137,6 +137,16 @@ void eval_roc_rows(Report *r, const char *sec, const double *cosv, const uint8_t
     roc_free(&roc);
 }
 
+// the 10-fold rows both verification paths report
+static void kfold_rows(Report *r, uint64_t pairs, uint64_t genuine, const char *pairs_note, const KFoldResult *kf, double xnorm) {
+    report_count(r, "verification", "pairs", (double)pairs, pairs_note);
+    report_count(r, "verification", "genuine", (double)genuine, NULL);
+    report_num(r, "verification", "accuracy", kf->mean, "mean of the folds");
+    report_num(r, "verification", "accuracy std", kf->std, "ddof=0");
+    report_num(r, "verification", "threshold", kf->mean_thr, "mean squared-L2 threshold of the folds");
+    report_num(r, "verification", "XNorm", xnorm, "mean embedding norm before normalising");
+}
+
 // Every pair of labelled rows, streamed: blocks of cosines from one GEMM each go into
 // histograms, never into a pair list. The 10-fold accuracy needs only, per fold and label,
 // the first grid threshold accepting each pair, so it is exact on its grid; the ROC comes
@@ -202,12 +212,7 @@ static int verify_all_hist(const EvalOpts *o, const FremData *e, double xnorm, R
     Roc roc;
     if (!rc) rc = roc_from_hist(hist + nb, hist, nb, -1, w, &roc);
     if (!rc) {
-        report_count(r, "verification", "pairs", (double)np, "every pair of labelled rows, streamed into histograms");
-        report_count(r, "verification", "genuine", (double)roc.pos, NULL);
-        report_num(r, "verification", "accuracy", kf.mean, "mean of the folds");
-        report_num(r, "verification", "accuracy std", kf.std, "ddof=0");
-        report_num(r, "verification", "threshold", kf.mean_thr, "mean squared-L2 threshold of the folds");
-        report_num(r, "verification", "XNorm", xnorm, "mean embedding norm before normalising");
+        kfold_rows(r, np, roc.pos, "every pair of labelled rows, streamed into histograms", &kf, xnorm);
         roc_report(r, "roc", &roc, o->plot);
         roc_free(&roc);
         report_protocol(r, "histogram mode (%llu pairs > --hist-cap %llu): cosines by single-precision GEMM; 10-fold accuracy exact on its grid; "
@@ -308,12 +313,7 @@ int eval_verify(const EvalOpts *o, Report *r) {
     if (verify_kfold(dist, same, pr.n, folds, fold, &kf)) goto out;
     uint64_t ng = 0;
     for (uint64_t i = 0; i < pr.n; i++) ng += same[i];
-    report_count(r, "verification", "pairs", (double)pr.n, NULL);
-    report_count(r, "verification", "genuine", (double)ng, NULL);
-    report_num(r, "verification", "accuracy", kf.mean, "mean of the folds");
-    report_num(r, "verification", "accuracy std", kf.std, "ddof=0");
-    report_num(r, "verification", "threshold", kf.mean_thr, "mean squared-L2 threshold of the folds");
-    report_num(r, "verification", "XNorm", xnorm, "mean embedding norm before normalising");
+    kfold_rows(r, pr.n, ng, NULL, &kf, xnorm);
     ValResult vr;
     if (verify_val(dist, same, pr.n, folds, fold, o->far, &vr)) goto out;
     char vname[48], vnote[128];

@@ -70,29 +70,22 @@ static int32_t *fold_assign(size_t n, int folds, const int32_t *fold) {
     return f;
 }
 
-// the first index t of the grid thr[t] = t * step (T values) with d < thr[t]; T if none
-static int first_below(double d, const double *thr, int T, double step) {
-    int t = d < 0 ? 0 : d >= thr[T - 1] ? T : (int)(d / step) + 1;
+// the first index t of the grid t * step (T values, as numpy.arange(0, T * step, step))
+// with d < t * step; T if none
+static int first_below(double d, int T, double step) {
+    int t = d < 0 ? 0 : d >= (T - 1) * step ? T : (int)(d / step) + 1;
     if (t > T) t = T;
-    while (t > 0 && d < thr[t - 1]) t--;
-    while (t < T && !(d < thr[t])) t++;
+    while (t > 0 && d < (t - 1) * step) t--;
+    while (t < T && !(d < t * step)) t++;
     return t;
 }
 
-static const double *kfold_grid(void) {
-    static double thr[KFOLD_T];
-    if (thr[1] == 0)
-        for (int t = 0; t < KFOLD_T; t++) thr[t] = 0.0 + t * 0.01;  // numpy.arange(0, 4, 0.01)
-    return thr;
-}
-
-int kfold_index(double d) { return first_below(d, kfold_grid(), KFOLD_T, 0.01); }
+int kfold_index(double d) { return first_below(d, KFOLD_T, 0.01); }
 
 int verify_kfold_hist(const uint64_t *gen, const uint64_t *imp, int folds, KFoldResult *r) {
     memset(r, 0, sizeof *r);
     if (folds < 2 || folds > 64) return fr_err("folds must be 2..64, not %d", folds);
     enum { T = KFOLD_T, B = KFOLD_T + 1 };
-    const double *thr = kfold_grid();
     // per fold and threshold: correct decisions (d < thr predicts same): the genuine pairs
     // accepted from an index <= t, the impostors from an index > t
     uint64_t *correct = xcalloc((size_t)folds * T, sizeof *correct), *cnt = xcalloc((size_t)folds, sizeof *cnt);
@@ -120,8 +113,8 @@ int verify_kfold_hist(const uint64_t *gen, const uint64_t *imp, int folds, KFold
             if (a > bacc) bacc = a, best = t;  // the first maximum: the smallest threshold
         }
         r->acc[k] = cnt[k] ? (double)correct[(size_t)k * T + (size_t)best] / (double)cnt[k] : NAN;
-        r->thr[k] = thr[best];
-        s += r->acc[k], st += thr[best];
+        r->thr[k] = best * 0.01;  // numpy.arange(0, 4, 0.01)
+        s += r->acc[k], st += r->thr[k];
     }
     r->folds = folds;
     r->mean = s / folds;
@@ -160,7 +153,7 @@ int verify_val(const double *dist, const uint8_t *same, size_t n, int folds, con
     for (size_t i = 0; i < n; i++) {
         if (same[i]) continue;
         neg[f[i]]++;
-        int t = first_below(dist[i], thr, T, 0.001);
+        int t = first_below(dist[i], T, 0.001);
         fa[(size_t)f[i] * (T + 1) + (size_t)t]++;
     }
     double *far = xmalloc(sizeof *far * T);

@@ -317,14 +317,13 @@ static int cmp_meta(const void *x, const void *y, void *ctx) {
     return (a > b) - (a < b);
 }
 
-static int write_scores(const char *path, const double *s, size_t n) {
+static void write_scores(const char *path, const double *s, size_t n) {
     Out out;
     out_open(&out, path, 1, 1);
     uint64_t shape[1] = {n};
     npy_write_header(out.fp, path, "<f8", 1, shape);
     xfwrite(s, sizeof *s * n, out.fp, path);
     out_commit(&out);
-    return 0;
 }
 
 int eval_templates(const EvalOpts *o, Report *r) {

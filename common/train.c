@@ -46,12 +46,13 @@ char *train_config(const TrainOpts *o) {
         n += snprintf(c + n, 2048 - n, "%s%llu", i ? "," : "", (unsigned long long)o->sched.milestones[i]);
     n += snprintf(c + n, 2048 - n, "\nbatch=%d steps=%llu epochs=%d seed=%llu flip=%g pad=%d\n", o->batch,
                   (unsigned long long)o->steps, o->epochs, (unsigned long long)o->seed, o->view.p_flip, o->view.pad);
-    if (o->ddl == DDL_GROUPS)
-        snprintf(c + n, 2048 - n, "ddl=groups easy=%s hard=%s w_pos=%g w_neg=%g w_order=%g sigma=%g bins=%d branch=%d\n", o->ddl_easy, o->ddl_hard,
-                 o->ddl_cfg.w_pos, o->ddl_cfg.w_neg, o->ddl_cfg.w_order, o->ddl_cfg.sigma, o->ddl_cfg.bins, o->batch);
-    else if (o->ddl == DDL_RSA)
-        snprintf(c + n, 2048 - n, "ddl=rsa r_min=%d w_pos=%g w_neg=%g w_order=%g sigma=%g bins=%d branch=%d\n", o->ddl_low.r_min,
-                 o->ddl_cfg.w_pos, o->ddl_cfg.w_neg, o->ddl_cfg.w_order, o->ddl_cfg.sigma, o->ddl_cfg.bins, o->batch);
+    if (o->ddl) {
+        char rule[160];
+        if (o->ddl == DDL_GROUPS) snprintf(rule, sizeof rule, "groups easy=%s hard=%s", o->ddl_easy, o->ddl_hard);
+        else snprintf(rule, sizeof rule, "rsa r_min=%d", o->ddl_low.r_min);
+        snprintf(c + n, 2048 - n, "ddl=%s w_pos=%g w_neg=%g w_order=%g sigma=%g bins=%d branch=%d\n", rule, o->ddl_cfg.w_pos,
+                 o->ddl_cfg.w_neg, o->ddl_cfg.w_order, o->ddl_cfg.sigma, o->ddl_cfg.bins, o->batch);
+    }
     return c;
 }
 
@@ -381,7 +382,7 @@ int train_run(const TrainOpts *o) {
     int B = loader_batch(ld);
     size_t chw = (size_t)net->prep.c * net->prep.h * net->prep.w;
     float *x = xmalloc(sizeof(float) * chw * (size_t)B), *dx = xmalloc(sizeof(float) * (size_t)B * o->emb);
-    float *hemb = xmalloc(sizeof(float) * (size_t)B * o->emb), *dx2 = xmalloc(sizeof(float) * (size_t)B * o->emb);
+    float *hemb = xmalloc(sizeof(float) * (size_t)B * o->emb);
     SampleInfo *info = xmalloc(sizeof(SampleInfo) * (size_t)B);
     int32_t *lab = xmalloc(sizeof(int32_t) * (size_t)B);
     char *logp = xmalloc(strlen(o->outdir) + 16);
@@ -411,9 +412,8 @@ int train_run(const TrainOpts *o) {
             int n = o->batch;
             loss = head_step(h, emb, lab, n, dx);
             correct = h->last_correct;
-            loss += head_step(h, emb + (size_t)n * o->emb, lab + n, n, dx2);
+            loss += head_step(h, emb + (size_t)n * o->emb, lab + n, n, dx + (size_t)n * o->emb);
             correct += h->last_correct;
-            memcpy(dx + (size_t)n * o->emb, dx2, sizeof(float) * (size_t)n * o->emb);
             memset(dx + (size_t)2 * n * o->emb, 0, sizeof(float) * (size_t)4 * n * o->emb);
             DdlSets ds = {.nneg = 2, .neg_off = {0, n}, .neg_n = {n, n}, .npos = 2, .pos_a = {2 * n, 4 * n}, .pos_b = {3 * n, 5 * n}, .pos_n = {n, n}};
             DdlParts parts;
@@ -458,13 +458,13 @@ int train_run(const TrainOpts *o) {
         }
     }
     tsv_close(&log);
-    free(x), free(dx), free(dx2), free(hemb), free(info), free(lab), free(logp);
+    free(x), free(dx), free(hemb), free(info), free(lab), free(logp);
     optim_free(opt), optim_free(hopt), head_free(h), loader_close(ld), net_free(net);
     return 0;
 fail2:
     if (log.fp) fclose(log.fp);
     free(log.path);
-    free(x), free(dx), free(dx2), free(hemb), free(info), free(lab), free(logp);
+    free(x), free(dx), free(hemb), free(info), free(lab), free(logp);
 fail:
     optim_free(opt), optim_free(hopt), head_free(h), loader_close(ld), net_free(net);
     return -1;
