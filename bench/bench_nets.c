@@ -49,6 +49,8 @@ int main(int argc, char **argv) {
     int input = atoi(argv[2]), batch = atoi(argv[3]), iters = argc > 5 ? atoi(argv[5]) : 5;
     int profile = !strcmp(mode, "profile"), train = profile || !strcmp(mode, "train"), pgd = !strcmp(mode, "pgd");
     int emb = !strcmp(arch, "resnet18-cifar") ? 10 : 512;
+    // FR_CONV_DIRECT=0 measures the GEMM path alone (common/conv_direct.c: -1 auto, 1 always)
+    if (getenv("FR_CONV_DIRECT")) fr_conv_direct = atoi(getenv("FR_CONV_DIRECT"));
     Net *n = backbone_new(arch, input, emb);
     if (!n || net_finalize(n, !train && !pgd)) fr_die("%s", fr_errmsg());
     net_init(n, 1);

@@ -61,7 +61,8 @@ static int conv_chunk(const ConvGeom *g) {
 size_t conv2d_ws_floats(const ConvGeom *g) {
     if (is_depthwise(g)) return 0;
     size_t K = (size_t)(g->c / g->groups) * g->kh * g->kw, og = (size_t)(g->oc / g->groups);
-    return (K + og) * (size_t)conv_chunk(g) * g->oh * g->ow;
+    size_t gemm = (K + og) * (size_t)conv_chunk(g) * g->oh * g->ow, direct = conv_direct_ws_floats(g);
+    return gemm > direct ? gemm : direct;
 }
 
 // the output columns ox whose input column ox*sw - pw + kx lies inside the image
@@ -359,6 +360,10 @@ static void conv2d_forward_cpu(float *out, const float *in, const float *w, cons
         dw_forward(out, in, w, b, g);
         return;
     }
+    if (conv_direct_ok(g)) {
+        conv_direct_forward(out, in, w, b, g, ws);
+        return;
+    }
     int cg = g->c / g->groups, og = g->oc / g->groups, K = cg * g->kh * g->kw, nb = conv_chunk(g);
     size_t ohw = (size_t)g->oh * g->ow, chw = (size_t)g->c * g->h * g->w;
     float *col = ws, *t = ws + (size_t)K * nb * ohw;
@@ -393,6 +398,10 @@ static void conv2d_backward_cpu(float *din, float *dw, float *db, const float *d
             }
             db[o] = acc;
         }
+    if (din && conv_direct_ok(g)) {
+        conv_direct_dx(din, dout, w, g, ws);
+        din = NULL;
+    }
     if (!dw && !din) return;
     float *col = ws, *t = ws + (size_t)K * nb * ohw;
     for (int n0 = 0; n0 < g->n; n0 += nb) {

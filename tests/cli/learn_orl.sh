@@ -1,6 +1,9 @@
 # fr-train learns real faces: ORL, 40 identities, images 1-5 of each to train and to form
 # the gallery, images 6-10 as probes. A tiny IR with CurricularFace must reach closed-set
 # rank-1 of at least 0.90 and beat raw-pixel nearest neighbour at the same resolution.
+# The recipe (80 epochs, random crops after 4 pixels of padding) was chosen over seeds,
+# not at this one: seeds 1-8 at one thread gave 0.975 0.98 0.96 0.94 0.985 0.975 0.975
+# 0.955 (without the crops and at 40 epochs: 0.86-0.91, below the bar at most seeds).
 source "$(dirname "$0")/lib.bash"
 D=${FR_DATA:-$FR_ROOT/../shared/data}/orl
 [[ -f $D/s1/1.pgm ]] || skip "ORL is not in ../shared/data"
@@ -12,8 +15,8 @@ done
 for x in train test; do
     fr-pack -q --from list --rgb --crop 92x92 --resize 48 -o $x.frd $x.lst || fail "fr-pack $x failed"
 done
-fr-train -q -a tiny-ir --input 48 --emb 64 -H curricular --scale 16 -b 40 -e 40 --sched cosine -o run train.frd || fail "fr-train failed"
-fr-embed -q -o g.fre run/step-00000200.frm train.frd && fr-embed -q -o p.fre run/step-00000200.frm test.frd || fail "fr-embed failed"
+fr-train -q -a tiny-ir --input 48 --emb 64 -H curricular --scale 16 -b 40 -e 80 --pad 4 --sched cosine -o run train.frd || fail "fr-train failed"
+fr-embed -q -o g.fre run/step-00000400.frm train.frd && fr-embed -q -o p.fre run/step-00000400.frm test.frd || fail "fr-embed failed"
 r1=$(fr-eval -F tsv -t ident --gallery g.fre p.fre | awk -F'\t' '$2=="rank-1"{print $3}')
 echo "ORL rank-1 $r1"
 awk -v r="$r1" 'BEGIN{exit !(r >= 0.90)}' || fail "ORL rank-1 $r1 < 0.90"

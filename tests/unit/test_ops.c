@@ -55,6 +55,60 @@ static void check_conv(int n, int c, int h, int w, int oc, int kh, int kw, int s
     free(k.x), free(k.w), free(k.b), free(k.ws), free(R), free(dx), free(dw), free(db), free(y), free(dw2);
 }
 
+// The direct stride-1 path (common/conv_direct.c) against the GEMM path, the oracle:
+// forward with and without bias, and the input gradient, on shapes where the wide
+// rows span several vectors, one vector spans several rows, OC and C are not
+// multiples of the register block, kernels are 1x1, 3x3 and 5x3. The weight and bias
+// gradients take the GEMM path in both modes and must be identical.
+static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, int ph, int pw, int bias) {
+    ConvGeom g = {n, c, h, w, oc, kh, kw, 1, 1, ph, pw, 1, 0, 0};
+    REQUIRE(conv_geom(&g) == 0, "geometry");
+    int saved = fr_conv_direct;
+    fr_conv_direct = 1;
+    if (!conv_direct_ok(&g)) {
+        fr_conv_direct = saved;
+        test_skip("the direct convolution does not run on this CPU (no AVX-512)");
+    }
+    size_t nx = (size_t)n * c * h * w, nw = (size_t)oc * c * kh * kw, ny = (size_t)n * oc * g.oh * g.ow;
+    float *x = vec(nx), *wt = vec(nw), *b = vec(oc), *ws = vec(conv2d_ws_floats(&g)), *R = vec(ny);
+    float *y[2], *dx[2], *dw[2], *db[2];
+    fill_uniform(x, nx, -1, 1, 11);
+    fill_uniform(wt, nw, -1, 1, 12);
+    fill_uniform(b, oc, -1, 1, 13);
+    fill_uniform(R, ny, -1, 1, 14);
+    for (int m = 0; m < 2; m++) {
+        fr_conv_direct = m;  // 0: GEMM, 1: direct
+        y[m] = vec(ny), dx[m] = vec(nx), dw[m] = vec(nw), db[m] = vec(oc);
+        B->conv2d_forward(y[m], x, wt, bias ? b : NULL, &g, ws);
+        B->conv2d_backward(dx[m], dw[m], db[m], R, x, wt, &g, ws);
+    }
+    fr_conv_direct = saved;
+    // |y| sums c*kh*kw products of terms in [-1, 1]: float rounding of either order
+    double tol = 1e-6 * c * kh * kw + 1e-6, tolx = 1e-6 * oc * kh * kw + 1e-6, ey = 0, ex = 0;
+    for (size_t i = 0; i < ny; i++) ey = fmax(ey, fabs((double)y[0][i] - y[1][i]));
+    for (size_t i = 0; i < nx; i++) ex = fmax(ex, fabs((double)dx[0][i] - dx[1][i]));
+    CHECK_MSG(ey <= tol, "direct %dx%d conv %dx%dx%d->%d forward differs by %g", kh, kw, c, h, w, oc, ey);
+    CHECK_MSG(ex <= tolx, "direct %dx%d conv %dx%dx%d->%d dx differs by %g", kh, kw, c, h, w, oc, ex);
+    CHECK(!memcmp(dw[0], dw[1], sizeof(float) * nw) && !memcmp(db[0], db[1], sizeof(float) * oc));
+    for (int m = 0; m < 2; m++) free(y[m]), free(dx[m]), free(dw[m]), free(db[m]);
+    free(x), free(wt), free(b), free(ws), free(R);
+}
+
+static void t_conv_direct(void) {
+    direct_vs_gemm(3, 16, 30, 29, 20, 3, 3, 1, 1, 1);  // wide rows over several vectors, OC % 8 != 0
+    direct_vs_gemm(2, 3, 57, 61, 16, 3, 3, 1, 1, 0);   // the first layer: 3 channels
+    direct_vs_gemm(2, 13, 5, 5, 9, 3, 3, 1, 1, 1);     // one vector spans several rows
+    direct_vs_gemm(2, 24, 14, 14, 32, 1, 1, 0, 0, 0);  // pointwise
+    direct_vs_gemm(1, 5, 11, 19, 7, 5, 3, 2, 1, 1);    // 5x3 kernel, unequal padding
+    direct_vs_gemm(2, 6, 9, 12, 8, 3, 3, 0, 0, 0);     // no padding
+    // the direct path by central differences as well, not only against the GEMM path
+    int saved = fr_conv_direct;
+    fr_conv_direct = 1;
+    check_conv(2, 5, 9, 7, 10, 3, 3, 1, 1, 1, 1);
+    check_conv(1, 4, 6, 5, 3, 5, 3, 1, 2, 1, 0);
+    fr_conv_direct = saved;
+}
+
 static void t_conv(void) {
     check_conv(2, 3, 7, 6, 4, 3, 3, 2, 1, 1, 1);   // stride 2, padding, odd sizes, bias
     check_conv(2, 4, 5, 5, 6, 3, 3, 1, 1, 2, 0);   // groups
@@ -387,6 +441,7 @@ static void t_topk_sort_hist(void) {
 
 const TestCase TESTS[] = {
     {"conv", t_conv},
+    {"conv_direct", t_conv_direct},
     {"batchnorm", t_batchnorm},
     {"bn_running", t_bn_running},
     {"activations", t_activations},

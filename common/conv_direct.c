@@ -1,0 +1,220 @@
+/*
+ * conv_direct.c: direct stride-1 convolution for the CPU backend, AVX-512.
+ *
+ * The GEMM path (common/ops_cpu.c) copies every tap of the input into columns
+ * (im2col), multiplies, and scatters the result back to NCHW: for 3x3 convolutions
+ * on large maps the copies cost as much as a third of the multiply, and OpenBLAS
+ * packs the columns once more. Here the input planes are only zero-padded, and the
+ * columns are read in place: with the padded width Wp, output pixel (i, j) of tap
+ * (ky, kx) reads padded input i*Wp + j + ky*Wp + kx, so over "wide" output pixels
+ * p = i*Wp + j (the last Wp - OW of each row are computed and dropped) every tap is
+ * one contiguous run, the same vector loads at a fixed offset. A register block is
+ * 8 output channels x 48 wide pixels (24 accumulators); per input channel and tap,
+ * three unaligned loads of pixels and eight broadcasts of weights feed 24 FMAs.
+ * Weights are packed per block as [OC/8][C][KH*KW][8]; stores drop the wide columns
+ * with masks and add the bias.
+ *
+ * The input gradient of a stride-1 convolution is the same operation: dy padded by
+ * (KH-1-PH, KW-1-PW), through the weights transposed (C and OC swapped) and flipped.
+ *
+ * Each output element is one thread's sum over (c, ky, kx) in that order, so results
+ * do not depend on the thread count. The portable GEMM path stays the oracle the unit
+ * tests compare against (fr_conv_direct = 0).
+ */
+#include <string.h>
+
+#include "ops.h"
+
+int fr_conv_direct = -1;
+
+#define DC_OB 8                // output channels per register block
+#define DC_PV 3                // vectors of 16 pixels per register block
+#define DC_PB (16 * DC_PV)     // pixels per register block
+#define DC_CHUNK ((size_t)1 << 23)  // floats of padded input per chunk of samples
+
+typedef struct DcShape {
+    int C, H, W, OC, kh, kw, ph, pw;  // input planes, kernel, padding (stride 1)
+    int Hp, Wp, oh, ow;
+    size_t plane;                     // floats per padded plane, with slack for the last block
+} DcShape;
+
+static DcShape dc_shape(int C, int H, int W, int OC, int kh, int kw, int ph, int pw) {
+    DcShape s = {C, H, W, OC, kh, kw, ph, pw, H + 2 * ph, W + 2 * pw, 0, 0, 0};
+    s.oh = s.Hp - kh + 1, s.ow = s.Wp - kw + 1;
+    s.plane = (size_t)s.Hp * s.Wp + DC_PB + kw;
+    return s;
+}
+
+static int dc_nb(const DcShape *s, int n) {
+    size_t nb = DC_CHUNK / ((size_t)s->C * s->plane);
+    if (nb < 1) nb = 1;
+    return nb > (size_t)n ? n : (int)nb;
+}
+
+static size_t dc_wfloats(const DcShape *s) {
+    return (size_t)(s->OC + DC_OB - 1) / DC_OB * DC_OB * s->C * s->kh * s->kw;
+}
+
+static size_t dc_ws(const DcShape *s, int n) { return dc_wfloats(s) + (size_t)dc_nb(s, n) * s->C * s->plane; }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define DC_TARGET __attribute__((target("avx512f")))
+static int dc_cpu(void) {
+    static int have = -1;
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    }
+    return have;
+}
+
+// x (nb, C, H, W) into padded planes xp (nb, C, plane), zeros around and after
+static void dc_pad(float *xp, const float *x, int nb, const DcShape *s) {
+#pragma omp parallel for schedule(static)
+    for (int q = 0; q < nb * s->C; q++) {
+        float *d = xp + (size_t)q * s->plane;
+        const float *src = x + (size_t)q * s->H * s->W;
+        memset(d, 0, sizeof(float) * (size_t)s->ph * s->Wp);
+        for (int i = 0; i < s->H; i++) {
+            float *r = d + (size_t)(i + s->ph) * s->Wp;
+            memset(r, 0, sizeof(float) * s->pw);
+            memcpy(r + s->pw, src + (size_t)i * s->W, sizeof(float) * s->W);
+            memset(r + s->pw + s->W, 0, sizeof(float) * s->pw);
+        }
+        size_t done = (size_t)(s->H + s->ph) * s->Wp;
+        memset(d + done, 0, sizeof(float) * (s->plane - done));
+    }
+}
+
+// store 16 wide pixels starting at p (lanes past the last row or in dropped columns are
+// skipped), + bias, into the plane y (oh, ow)
+DC_TARGET static inline void dc_store(float *y, __m512 v, int p, const DcShape *s, float bias) {
+    v = _mm512_add_ps(v, _mm512_set1_ps(bias));
+    float lane[16];
+    int i = p / s->Wp, j = p % s->Wp, l = 0;
+    if (j + 16 <= s->ow && i < s->oh) {  // one run inside a row
+        _mm512_storeu_ps(y + (size_t)i * s->ow + j, v);
+        return;
+    }
+    _mm512_storeu_ps(lane, v);
+    while (l < 16 && i < s->oh) {
+        int take = s->Wp - j < 16 - l ? s->Wp - j : 16 - l;  // lanes left in this wide row
+        int keep = j < s->ow ? (s->ow - j < take ? s->ow - j : take) : 0;
+        if (keep > 0) memcpy(y + (size_t)i * s->ow + j, lane + l, sizeof(float) * keep);
+        l += take, j = 0, i++;
+    }
+}
+
+// one sample's block of 8 output channels: y planes ob*8.. of yn, from padded xn
+DC_TARGET static void dc_block(float *yn, const float *xn, const float *wb, const float *bias, int ob,
+                               const DcShape *s) {
+    int K = s->kh * s->kw, P = s->oh * s->Wp, offs[64];
+    for (int k = 0; k < K; k++) offs[k] = (k / s->kw) * s->Wp + k % s->kw;
+    int nob = s->OC - ob * DC_OB < DC_OB ? s->OC - ob * DC_OB : DC_OB;
+    for (int p0 = 0; p0 < P; p0 += DC_PB) {
+        __m512 acc[DC_OB][DC_PV];
+        for (int o = 0; o < DC_OB; o++)
+            for (int v = 0; v < DC_PV; v++) acc[o][v] = _mm512_setzero_ps();
+        for (int c = 0; c < s->C; c++) {
+            const float *xc = xn + (size_t)c * s->plane + p0, *wc = wb + (size_t)c * K * DC_OB;
+            for (int k = 0; k < K; k++, wc += DC_OB) {
+                const float *xk = xc + offs[k];
+                __m512 x0 = _mm512_loadu_ps(xk), x1 = _mm512_loadu_ps(xk + 16), x2 = _mm512_loadu_ps(xk + 32);
+                for (int o = 0; o < DC_OB; o++) {
+                    __m512 b = _mm512_set1_ps(wc[o]);
+                    acc[o][0] = _mm512_fmadd_ps(b, x0, acc[o][0]);
+                    acc[o][1] = _mm512_fmadd_ps(b, x1, acc[o][1]);
+                    acc[o][2] = _mm512_fmadd_ps(b, x2, acc[o][2]);
+                }
+            }
+        }
+        for (int o = 0; o < nob; o++) {
+            int oc = ob * DC_OB + o;
+            float *yo = yn + (size_t)oc * s->oh * s->ow;
+            for (int v = 0; v < DC_PV; v++)
+                if (p0 + 16 * v < P) dc_store(yo, acc[o][v], p0 + 16 * v, s, bias ? bias[oc] : 0);
+        }
+    }
+}
+
+// y (n, OC, oh, ow) = conv(x (n, C, H, W)) through packed weights wp; ws holds the
+// padded planes of one chunk
+static void dc_run(float *y, const float *x, const float *wp, const float *bias, int n, const DcShape *s, float *xp) {
+    int nb = dc_nb(s, n), nob = (s->OC + DC_OB - 1) / DC_OB, K = s->kh * s->kw;
+    size_t in_n = (size_t)s->C * s->H * s->W, out_n = (size_t)s->OC * s->oh * s->ow;
+    for (int n0 = 0; n0 < n; n0 += nb) {
+        int m = n - n0 < nb ? n - n0 : nb;
+        dc_pad(xp, x + (size_t)n0 * in_n, m, s);
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int b = 0; b < m; b++)
+            for (int ob = 0; ob < nob; ob++)
+                dc_block(y + (size_t)(n0 + b) * out_n, xp + (size_t)b * s->C * s->plane,
+                         wp + (size_t)ob * s->C * K * DC_OB, bias, ob, s);
+    }
+}
+#else
+static int dc_cpu(void) { return 0; }
+static void dc_run(float *y, const float *x, const float *wp, const float *bias, int n, const DcShape *s, float *xp) {
+    (void)y, (void)x, (void)wp, (void)bias, (void)n, (void)s, (void)xp;
+}
+#endif
+
+static DcShape fwd_shape(const ConvGeom *g) { return dc_shape(g->c, g->h, g->w, g->oc, g->kh, g->kw, g->ph, g->pw); }
+static DcShape dx_shape(const ConvGeom *g) {
+    return dc_shape(g->oc, g->oh, g->ow, g->c, g->kh, g->kw, g->kh - 1 - g->ph, g->kw - 1 - g->pw);
+}
+
+// the shapes the direct path can run (the workspace is sized for them whatever the mode)
+static int dc_fits(const ConvGeom *g) {
+    return g->groups == 1 && g->sh == 1 && g->sw == 1 && g->kh * g->kw <= 64 && g->ph < g->kh && g->pw < g->kw &&
+           dc_cpu();
+}
+
+int conv_direct_ok(const ConvGeom *g) {
+    if (!fr_conv_direct || !dc_fits(g)) return 0;
+    // automatic: where the dropped wide columns stay a small share, and not for 1x1
+    // (one tap per channel: the loads outweigh the FMAs and OpenBLAS's GEMM wins; measured
+    // on MobileFaceNet, 10-20% slower direct)
+    return fr_conv_direct > 0 || (g->ow >= 14 && g->kh * g->kw > 1);
+}
+
+size_t conv_direct_ws_floats(const ConvGeom *g) {
+    if (!dc_fits(g)) return 0;
+    DcShape f = fwd_shape(g), b = dx_shape(g);
+    size_t a = dc_ws(&f, g->n), c = dc_ws(&b, g->n);
+    return a > c ? a : c;
+}
+
+void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
+    DcShape s = fwd_shape(g);
+    int K = g->kh * g->kw, nob = (g->oc + DC_OB - 1) / DC_OB;
+    float *wp = ws;
+    // wp[ob][c][k][o] = w[ob*8+o][c][k], zero past OC
+#pragma omp parallel for schedule(static)
+    for (int ob = 0; ob < nob; ob++)
+        for (int c = 0; c < g->c; c++)
+            for (int k = 0; k < K; k++)
+                for (int o = 0; o < DC_OB; o++) {
+                    int oc = ob * DC_OB + o;
+                    wp[(((size_t)ob * g->c + c) * K + k) * DC_OB + o] = oc < g->oc ? w[((size_t)oc * g->c + c) * K + k] : 0;
+                }
+    dc_run(out, in, wp, b, g->n, &s, ws + dc_wfloats(&s));
+}
+
+void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws) {
+    DcShape s = dx_shape(g);
+    int K = g->kh * g->kw, nob = (g->c + DC_OB - 1) / DC_OB;
+    float *wp = ws;
+    // the transposed, flipped kernel: wp[cb][oc][k][o] = w[oc][cb*8+o][K-1-k]
+#pragma omp parallel for schedule(static)
+    for (int cb = 0; cb < nob; cb++)
+        for (int oc = 0; oc < g->oc; oc++)
+            for (int k = 0; k < K; k++)
+                for (int o = 0; o < DC_OB; o++) {
+                    int c = cb * DC_OB + o;
+                    wp[(((size_t)cb * g->oc + oc) * K + k) * DC_OB + o] =
+                        c < g->c ? w[((size_t)oc * g->c + c) * K + (K - 1 - k)] : 0;
+                }
+    dc_run(din, dout, wp, NULL, g->n, &s, ws + dc_wfloats(&s));
+}
