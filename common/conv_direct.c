@@ -1,5 +1,5 @@
 /*
- * conv_direct.c: direct stride-1 convolution for the CPU backend, AVX-512.
+ * conv_direct.c: direct convolution (stride 1 or 2) for the CPU backend, AVX-512.
  *
  * The GEMM path (common/ops_cpu.c) copies every tap of the input into columns
  * (im2col), multiplies, and scatters the result back to NCHW: for 3x3 convolutions
@@ -13,6 +13,9 @@
  * three unaligned loads of pixels and eight broadcasts of weights feed 24 FMAs.
  * Weights are packed per block as [OC/8][C][KH*KW][8]; stores drop the wide columns
  * with masks and add the bias.
+ *
+ * Stride 2 splits each padded plane into its four phases (even and odd rows and
+ * columns): a strided tap reads one phase at a fixed offset, again contiguous.
  *
  * The input gradient of a stride-1 convolution is the same operation: dy padded by
  * (KH-1-PH, KW-1-PW), through the weights transposed (C and OC swapped) and flipped.
@@ -33,15 +36,18 @@ int fr_conv_direct = -1;
 #define DC_CHUNK ((size_t)1 << 23)  // floats of padded input per chunk of samples
 
 typedef struct DcShape {
-    int C, H, W, OC, kh, kw, ph, pw;  // input planes, kernel, padding (stride 1)
-    int Hp, Wp, oh, ow;
-    size_t plane;                     // floats per padded plane, with slack for the last block
+    int C, H, W, OC, kh, kw, ph, pw, st;  // input planes, kernel, padding, stride
+    int Hp, Wp, oh, ow;                   // padded input, output
+    int Hq, Wq;                           // one phase of the padded input (stride 1: all of it)
+    size_t phase, plane;                  // floats per phase (with slack), per channel (st*st phases)
 } DcShape;
 
-static DcShape dc_shape(int C, int H, int W, int OC, int kh, int kw, int ph, int pw) {
-    DcShape s = {C, H, W, OC, kh, kw, ph, pw, H + 2 * ph, W + 2 * pw, 0, 0, 0};
-    s.oh = s.Hp - kh + 1, s.ow = s.Wp - kw + 1;
-    s.plane = (size_t)s.Hp * s.Wp + DC_PB + kw;
+static DcShape dc_shape(int C, int H, int W, int OC, int kh, int kw, int ph, int pw, int st) {
+    DcShape s = {C, H, W, OC, kh, kw, ph, pw, st, H + 2 * ph, W + 2 * pw, 0, 0, 0, 0, 0, 0};
+    s.oh = (s.Hp - kh) / st + 1, s.ow = (s.Wp - kw) / st + 1;
+    s.Hq = (s.Hp + st - 1) / st, s.Wq = (s.Wp + st - 1) / st;
+    s.phase = (size_t)s.Hq * s.Wq + DC_PB + kw;
+    s.plane = s.phase * st * st;
     return s;
 }
 
@@ -69,12 +75,33 @@ static int dc_cpu(void) {
     return have;
 }
 
-// x (nb, C, H, W) into padded planes xp (nb, C, plane), zeros around and after
+// x (nb, C, H, W) into padded planes xp (nb, C, plane), zeros around and after; with
+// stride st, each plane split into st*st phases, phase (py, px) holding the padded
+// pixels (a*st + py, b*st + px), so that a strided tap is again a contiguous run
 static void dc_pad(float *xp, const float *x, int nb, const DcShape *s) {
 #pragma omp parallel for schedule(static)
     for (int q = 0; q < nb * s->C; q++) {
         float *d = xp + (size_t)q * s->plane;
         const float *src = x + (size_t)q * s->H * s->W;
+        if (s->st > 1) {
+            for (int py = 0; py < s->st; py++)
+                for (int px = 0; px < s->st; px++) {
+                    float *ph = d + (size_t)(py * s->st + px) * s->phase;
+                    memset(ph, 0, sizeof(float) * s->phase);
+                    // the phase columns b whose input column b*st + px - pw lies inside
+                    int b0 = s->pw - px > 0 ? (s->pw - px + s->st - 1) / s->st : 0;
+                    int b1 = (s->W - 1 + s->pw - px) / s->st + 1;
+                    if (b1 > s->Wq) b1 = s->Wq;
+                    for (int a = 0; a < s->Hq; a++) {
+                        int i = a * s->st + py - s->ph;
+                        if (i < 0 || i >= s->H) continue;
+                        const float *r = src + (size_t)i * s->W + px - s->pw;
+                        float *o = ph + (size_t)a * s->Wq;
+                        for (int b = b0; b < b1; b++) o[b] = r[b * s->st];
+                    }
+                }
+            continue;
+        }
         memset(d, 0, sizeof(float) * (size_t)s->ph * s->Wp);
         for (int i = 0; i < s->H; i++) {
             float *r = d + (size_t)(i + s->ph) * s->Wp;
@@ -92,14 +119,14 @@ static void dc_pad(float *xp, const float *x, int nb, const DcShape *s) {
 DC_TARGET static inline void dc_store(float *y, __m512 v, int p, const DcShape *s, float bias) {
     v = _mm512_add_ps(v, _mm512_set1_ps(bias));
     float lane[16];
-    int i = p / s->Wp, j = p % s->Wp, l = 0;
+    int i = p / s->Wq, j = p % s->Wq, l = 0;
     if (j + 16 <= s->ow && i < s->oh) {  // one run inside a row
         _mm512_storeu_ps(y + (size_t)i * s->ow + j, v);
         return;
     }
     _mm512_storeu_ps(lane, v);
     while (l < 16 && i < s->oh) {
-        int take = s->Wp - j < 16 - l ? s->Wp - j : 16 - l;  // lanes left in this wide row
+        int take = s->Wq - j < 16 - l ? s->Wq - j : 16 - l;  // lanes left in this wide row
         int keep = j < s->ow ? (s->ow - j < take ? s->ow - j : take) : 0;
         if (keep > 0) memcpy(y + (size_t)i * s->ow + j, lane + l, sizeof(float) * keep);
         l += take, j = 0, i++;
@@ -109,8 +136,11 @@ DC_TARGET static inline void dc_store(float *y, __m512 v, int p, const DcShape *
 // one sample's block of 8 output channels: y planes ob*8.. of yn, from padded xn
 DC_TARGET static void dc_block(float *yn, const float *xn, const float *wb, const float *bias, int ob,
                                const DcShape *s) {
-    int K = s->kh * s->kw, P = s->oh * s->Wp, offs[64];
-    for (int k = 0; k < K; k++) offs[k] = (k / s->kw) * s->Wp + k % s->kw;
+    int K = s->kh * s->kw, P = s->oh * s->Wq, offs[64];
+    for (int k = 0; k < K; k++) {
+        int ky = k / s->kw, kx = k % s->kw;
+        offs[k] = (int)((ky % s->st * s->st + kx % s->st) * s->phase) + ky / s->st * s->Wq + kx / s->st;
+    }
     int nob = s->OC - ob * DC_OB < DC_OB ? s->OC - ob * DC_OB : DC_OB;
     for (int p0 = 0; p0 < P; p0 += DC_PB) {
         __m512 acc[DC_OB][DC_PV];
@@ -160,14 +190,16 @@ static void dc_run(float *y, const float *x, const float *wp, const float *bias,
 }
 #endif
 
-static DcShape fwd_shape(const ConvGeom *g) { return dc_shape(g->c, g->h, g->w, g->oc, g->kh, g->kw, g->ph, g->pw); }
+static DcShape fwd_shape(const ConvGeom *g) {
+    return dc_shape(g->c, g->h, g->w, g->oc, g->kh, g->kw, g->ph, g->pw, g->sh);
+}
 static DcShape dx_shape(const ConvGeom *g) {
-    return dc_shape(g->oc, g->oh, g->ow, g->c, g->kh, g->kw, g->kh - 1 - g->ph, g->kw - 1 - g->pw);
+    return dc_shape(g->oc, g->oh, g->ow, g->c, g->kh, g->kw, g->kh - 1 - g->ph, g->kw - 1 - g->pw, 1);
 }
 
 // the shapes the direct path can run (the workspace is sized for them whatever the mode)
 static int dc_fits(const ConvGeom *g) {
-    return g->groups == 1 && g->sh == 1 && g->sw == 1 && g->kh * g->kw <= 64 && g->ph < g->kh && g->pw < g->kw &&
+    return g->groups == 1 && g->sh == g->sw && g->sh <= 2 && g->kh * g->kw <= 64 && g->ph < g->kh && g->pw < g->kw &&
            dc_cpu();
 }
 
@@ -175,14 +207,18 @@ int conv_direct_ok(const ConvGeom *g) {
     if (!fr_conv_direct || !dc_fits(g)) return 0;
     // automatic: where the dropped wide columns stay a small share, and not for 1x1
     // (one tap per channel: the loads outweigh the FMAs and OpenBLAS's GEMM wins; measured
-    // on MobileFaceNet, 10-20% slower direct)
-    return fr_conv_direct > 0 || (g->ow >= 14 && g->kh * g->kw > 1);
+    // on MobileFaceNet, 10-20% slower direct); stride 2 only from 28 outputs wide (the
+    // phase split costs a copy; at 28 -> 14 the GEMM path was 4% faster)
+    return fr_conv_direct > 0 || (g->ow >= (g->sh == 1 ? 14 : 28) && g->kh * g->kw > 1);
 }
+
+// the input gradient of a strided convolution is not a convolution: GEMM path
+int conv_direct_dx_ok(const ConvGeom *g) { return g->sh == 1 && conv_direct_ok(g); }
 
 size_t conv_direct_ws_floats(const ConvGeom *g) {
     if (!dc_fits(g)) return 0;
     DcShape f = fwd_shape(g), b = dx_shape(g);
-    size_t a = dc_ws(&f, g->n), c = dc_ws(&b, g->n);
+    size_t a = dc_ws(&f, g->n), c = g->sh == 1 ? dc_ws(&b, g->n) : 0;
     return a > c ? a : c;
 }
 

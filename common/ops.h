@@ -29,12 +29,14 @@ typedef struct ConvGeom {
 int conv_geom(ConvGeom *g);
 // Workspace floats conv2d needs (im2col of one sample and one group).
 size_t conv2d_ws_floats(const ConvGeom *g);
-// The CPU backend's direct stride-1 path (common/conv_direct.c, AVX-512): whether it
-// runs for g, its workspace, forward and input gradient. fr_conv_direct: -1 (default)
+// The CPU backend's direct path (common/conv_direct.c, AVX-512): whether it runs for
+// g (stride 1 or 2; the input gradient stride 1 only), its workspace, forward and
+// input gradient. fr_conv_direct: -1 (default)
 // where it pays (wide maps), 0 never (the GEMM path, the tests' oracle), 1 wherever
 // the shape allows.
 extern int fr_conv_direct;
 int conv_direct_ok(const ConvGeom *g);
+int conv_direct_dx_ok(const ConvGeom *g);
 size_t conv_direct_ws_floats(const ConvGeom *g);
 void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws);
 void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws);

@@ -398,7 +398,7 @@ static void conv2d_backward_cpu(float *din, float *dw, float *db, const float *d
             }
             db[o] = acc;
         }
-    if (din && conv_direct_ok(g)) {
+    if (din && conv_direct_dx_ok(g)) {
         conv_direct_dx(din, dout, w, g, ws);
         din = NULL;
     }

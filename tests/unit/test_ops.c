@@ -60,8 +60,8 @@ static void check_conv(int n, int c, int h, int w, int oc, int kh, int kw, int s
 // rows span several vectors, one vector spans several rows, OC and C are not
 // multiples of the register block, kernels are 1x1, 3x3 and 5x3. The weight and bias
 // gradients take the GEMM path in both modes and must be identical.
-static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, int ph, int pw, int bias) {
-    ConvGeom g = {n, c, h, w, oc, kh, kw, 1, 1, ph, pw, 1, 0, 0};
+static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, int st, int ph, int pw, int bias) {
+    ConvGeom g = {n, c, h, w, oc, kh, kw, st, st, ph, pw, 1, 0, 0};
     REQUIRE(conv_geom(&g) == 0, "geometry");
     int saved = fr_conv_direct;
     fr_conv_direct = 1;
@@ -95,17 +95,23 @@ static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, i
 }
 
 static void t_conv_direct(void) {
-    direct_vs_gemm(3, 16, 30, 29, 20, 3, 3, 1, 1, 1);  // wide rows over several vectors, OC % 8 != 0
-    direct_vs_gemm(2, 3, 57, 61, 16, 3, 3, 1, 1, 0);   // the first layer: 3 channels
-    direct_vs_gemm(2, 13, 5, 5, 9, 3, 3, 1, 1, 1);     // one vector spans several rows
-    direct_vs_gemm(2, 24, 14, 14, 32, 1, 1, 0, 0, 0);  // pointwise
-    direct_vs_gemm(1, 5, 11, 19, 7, 5, 3, 2, 1, 1);    // 5x3 kernel, unequal padding
-    direct_vs_gemm(2, 6, 9, 12, 8, 3, 3, 0, 0, 0);     // no padding
+    direct_vs_gemm(3, 16, 30, 29, 20, 3, 3, 1, 1, 1, 1);  // wide rows over several vectors, OC % 8 != 0
+    direct_vs_gemm(2, 3, 57, 61, 16, 3, 3, 1, 1, 1, 0);   // the first layer: 3 channels
+    direct_vs_gemm(2, 13, 5, 5, 9, 3, 3, 1, 1, 1, 1);     // one vector spans several rows
+    direct_vs_gemm(2, 24, 14, 14, 32, 1, 1, 1, 0, 0, 0);  // pointwise
+    direct_vs_gemm(1, 5, 11, 19, 7, 5, 3, 1, 2, 1, 1);    // 5x3 kernel, unequal padding
+    direct_vs_gemm(2, 6, 9, 12, 8, 3, 3, 1, 0, 0, 0);     // no padding
+    // stride 2 (forward through the phases; the input gradient stays on the GEMM path)
+    direct_vs_gemm(2, 16, 30, 29, 12, 3, 3, 2, 1, 1, 1);  // even and odd sides
+    direct_vs_gemm(2, 5, 31, 31, 16, 3, 3, 2, 1, 1, 0);
+    direct_vs_gemm(1, 4, 12, 15, 9, 5, 3, 2, 2, 1, 1);    // 5x3, unequal padding
+    direct_vs_gemm(2, 8, 14, 14, 8, 1, 1, 2, 0, 0, 0);    // the IR shortcut: 1x1 stride 2
     // the direct path by central differences as well, not only against the GEMM path
     int saved = fr_conv_direct;
     fr_conv_direct = 1;
     check_conv(2, 5, 9, 7, 10, 3, 3, 1, 1, 1, 1);
     check_conv(1, 4, 6, 5, 3, 5, 3, 1, 2, 1, 0);
+    check_conv(2, 3, 9, 8, 5, 3, 3, 2, 1, 1, 1);
     fr_conv_direct = saved;
 }
 
