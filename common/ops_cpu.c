@@ -160,50 +160,90 @@ static void gather_out(float *t, const float *dy, int nb, int OC, int o0, int og
 // or evenly strided memory without bounds checks and vectorise. The forward pass
 // adds the bias and then the taps in (ky, kx) order, as a direct sum would.
 
-// Stride 1: the plane zero-padded into xp (hp x wp), outputs computed on the padded
-// width ("wide" rows of wp, the last kw-1 columns of each row discarded), so each tap
-// is one long contiguous loop over the plane instead of a short one per row. The
-// forward pass still adds the bias and then the taps in (ky, kx) order (a padded tap
-// adds k * 0). The backward pass scatters dy through each tap into a padded dx and
-// reduces dy * xp per tap for the weight gradient.
-static void dw_pad(float *xp, const float *x, const ConvGeom *g, int wp, int hp) {
-    memset(xp, 0, sizeof(float) * (size_t)wp * hp);
-    for (int y = 0; y < g->h; y++) memcpy(xp + (size_t)(y + g->ph) * wp + g->pw, x + (size_t)y * g->w, sizeof(float) * g->w);
+// Equal strides s: the plane zero-padded and split into its s*s phases (phase (py, px)
+// holds the padded pixels (a*s + py, b*s + px), hq x wq each; s = 1: the padded plane),
+// outputs computed on the phase width ("wide" rows of wq, the columns past ow of each row
+// discarded), so each tap is one long contiguous loop over one phase at a fixed offset
+// instead of a short one per row. The forward pass still adds the bias and then the taps
+// in (ky, kx) order (a padded tap adds k * 0). The backward pass scatters dy through
+// each tap into padded dx phases and reduces dy * x per tap for the weight gradient.
+typedef struct DwPhases {
+    int s, hq, wq, L;  // stride, phase size, wide outputs
+    size_t P;          // floats of all phases
+} DwPhases;
+
+static DwPhases dw_phases(const ConvGeom *g) {
+    DwPhases d = {g->sh, 0, 0, 0, 0};
+    d.hq = (g->h + 2 * g->ph + d.s - 1) / d.s, d.wq = (g->w + 2 * g->pw + d.s - 1) / d.s;
+    d.L = (g->oh - 1) * d.wq + g->ow;
+    d.P = (size_t)d.s * d.s * d.hq * d.wq;
+    return d;
 }
 
-static void dw_forward_s1(float *out, const float *in, const float *w, const float *b, const ConvGeom *g) {
-    int wp = g->w + 2 * g->pw, hp = g->h + 2 * g->ph, L = (g->oh - 1) * wp + g->ow;
+// where padded pixel (r, q) lives among the phases
+static size_t dw_at(const DwPhases *d, int r, int q) {
+    return ((size_t)(r % d->s * d->s + q % d->s) * d->hq + r / d->s) * d->wq + q / d->s;
+}
+// and where tap (ky, kx) of wide output 0 reads
+static size_t dw_tap(const DwPhases *d, int ky, int kx) { return dw_at(d, ky, kx); }
+
+// the first column x >= 0 with (x + pw) % s == px
+static int dw_first(int pw, int px, int s) { return pw % s <= px ? px - pw % s : px - pw % s + s; }
+
+static void dw_pad(float *xp, const float *x, const ConvGeom *g, const DwPhases *d) {
+    memset(xp, 0, sizeof(float) * d->P);
+    for (int y = 0; y < g->h; y++) {
+        const float *xr = x + (size_t)y * g->w;
+        if (d->s == 1) {
+            memcpy(xp + dw_at(d, y + g->ph, g->pw), xr, sizeof(float) * g->w);
+            continue;
+        }
+        for (int px = 0; px < d->s; px++) {  // the columns of this phase: q = b*s + px
+            int q0 = dw_first(g->pw, px, d->s), nq = q0 < g->w ? (g->w - q0 + d->s - 1) / d->s : 0;
+            float *o = xp + dw_at(d, y + g->ph, q0 + g->pw);
+            const float *xs = xr + q0;
+            if (d->s == 2)  // a constant stride vectorises (even/odd permutes)
+                for (int b = 0; b < nq; b++) o[b] = xs[2 * b];
+            else
+                for (int b = 0; b < nq; b++) o[b] = xs[(size_t)b * d->s];
+        }
+    }
+}
+
+static void dw_forward_ph(float *out, const float *in, const float *w, const float *b, const ConvGeom *g) {
+    DwPhases d = dw_phases(g);
 #pragma omp parallel
     {
-        float *xp = xmalloc(sizeof(float) * (size_t)wp * hp * 2), *yw = xp + (size_t)wp * hp;
+        float *xp = xmalloc(sizeof(float) * (d.P + (size_t)d.L)), *yw = xp + d.P;
 #pragma omp for collapse(2) schedule(static)
         for (int n = 0; n < g->n; n++)
             for (int c = 0; c < g->c; c++) {
                 const float *k = w + (size_t)c * g->kh * g->kw;
                 float *y = out + ((size_t)n * g->c + c) * g->oh * g->ow, bias = b ? b[c] : 0;
-                dw_pad(xp, in + ((size_t)n * g->c + c) * g->h * g->w, g, wp, hp);
-                for (int j = 0; j < L; j++) yw[j] = bias;
+                dw_pad(xp, in + ((size_t)n * g->c + c) * g->h * g->w, g, &d);
+                for (int j = 0; j < d.L; j++) yw[j] = bias;
                 for (int ky = 0; ky < g->kh; ky++)
                     for (int kx = 0; kx < g->kw; kx++) {
-                        const float *xs = xp + (size_t)ky * wp + kx;
+                        const float *xs = xp + dw_tap(&d, ky, kx);
                         float kv = k[ky * g->kw + kx];
-                        for (int j = 0; j < L; j++) yw[j] += kv * xs[j];
+                        for (int j = 0; j < d.L; j++) yw[j] += kv * xs[j];
                     }
-                for (int oy = 0; oy < g->oh; oy++) memcpy(y + (size_t)oy * g->ow, yw + (size_t)oy * wp, sizeof(float) * g->ow);
+                for (int oy = 0; oy < g->oh; oy++) memcpy(y + (size_t)oy * g->ow, yw + (size_t)oy * d.wq, sizeof(float) * g->ow);
             }
         free(xp);
     }
 }
 
-static void dw_backward_s1(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+static void dw_backward_ph(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                            const ConvGeom *g) {
-    int wp = g->w + 2 * g->pw, hp = g->h + 2 * g->ph, L = (g->oh - 1) * wp + g->ow, taps = g->kh * g->kw;
-    size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow, P = (size_t)wp * hp;
+    DwPhases d = dw_phases(g);
+    int taps = g->kh * g->kw;
+    size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
     FR_ASSERT(taps <= 64 * 64);
 #pragma omp parallel
     {
-        float *xp = xmalloc(sizeof(float) * P * 3), *dyw = xp + P, *dxp = xp + 2 * P;
-        memset(dyw, 0, sizeof(float) * P);  // the discarded columns stay zero
+        float *xp = xmalloc(sizeof(float) * (d.P * 2 + (size_t)d.L)), *dxp = xp + d.P, *dyw = xp + 2 * d.P;
+        memset(dyw, 0, sizeof(float) * d.L);  // the discarded columns stay zero
 #pragma omp for schedule(static)
         for (int c = 0; c < g->c; c++) {
             const float *k = w + (size_t)c * taps;
@@ -211,7 +251,7 @@ static void dw_backward_s1(float *din, float *dw, float *db, const float *dout, 
             for (int t = 0; t < taps; t++) dk[t] = 0;
             for (int n = 0; n < g->n; n++) {
                 const float *dy = dout + ((size_t)n * g->c + c) * ohw;
-                for (int oy = 0; oy < g->oh; oy++) memcpy(dyw + (size_t)oy * wp, dy + (size_t)oy * g->ow, sizeof(float) * g->ow);
+                for (int oy = 0; oy < g->oh; oy++) memcpy(dyw + (size_t)oy * d.wq, dy + (size_t)oy * g->ow, sizeof(float) * g->ow);
                 if (db) {
                     float r = 0;
 #pragma omp simd reduction(+ : r)
@@ -219,24 +259,38 @@ static void dw_backward_s1(float *din, float *dw, float *db, const float *dout, 
                     dbias += r;
                 }
                 if (dw) {
-                    dw_pad(xp, in + ((size_t)n * g->c + c) * hw, g, wp, hp);
+                    dw_pad(xp, in + ((size_t)n * g->c + c) * hw, g, &d);
                     for (int t = 0; t < taps; t++) {
-                        const float *xs = xp + (size_t)(t / g->kw) * wp + t % g->kw;
+                        const float *xs = xp + dw_tap(&d, t / g->kw, t % g->kw);
                         float r = 0;
 #pragma omp simd reduction(+ : r)
-                        for (int j = 0; j < L; j++) r += dyw[j] * xs[j];
+                        for (int j = 0; j < d.L; j++) r += dyw[j] * xs[j];
                         dk[t] += r;
                     }
                 }
                 if (din) {
-                    memset(dxp, 0, sizeof(float) * P);
+                    memset(dxp, 0, sizeof(float) * d.P);
                     for (int t = 0; t < taps; t++) {
-                        float *ds = dxp + (size_t)(t / g->kw) * wp + t % g->kw, kv = k[t];
-                        for (int j = 0; j < L; j++) ds[j] += kv * dyw[j];
+                        float *ds = dxp + dw_tap(&d, t / g->kw, t % g->kw), kv = k[t];
+                        for (int j = 0; j < d.L; j++) ds[j] += kv * dyw[j];
                     }
                     float *dx = din + ((size_t)n * g->c + c) * hw;
-                    for (int y = 0; y < g->h; y++)
-                        memcpy(dx + (size_t)y * g->w, dxp + (size_t)(y + g->ph) * wp + g->pw, sizeof(float) * g->w);
+                    for (int y = 0; y < g->h; y++) {
+                        float *dr = dx + (size_t)y * g->w;
+                        if (d.s == 1) {
+                            memcpy(dr, dxp + dw_at(&d, y + g->ph, g->pw), sizeof(float) * g->w);
+                            continue;
+                        }
+                        for (int px = 0; px < d.s; px++) {
+                            int q0 = dw_first(g->pw, px, d.s), nq = q0 < g->w ? (g->w - q0 + d.s - 1) / d.s : 0;
+                            const float *ps = dxp + dw_at(&d, y + g->ph, q0 + g->pw);
+                            float *o = dr + q0;
+                            if (d.s == 2)
+                                for (int b = 0; b < nq; b++) o[2 * b] = ps[b];
+                            else
+                                for (int b = 0; b < nq; b++) o[(size_t)b * d.s] = ps[b];
+                        }
+                    }
                 }
             }
             if (dw)
@@ -248,8 +302,8 @@ static void dw_backward_s1(float *din, float *dw, float *db, const float *dout, 
 }
 
 static void dw_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g) {
-    if (g->sh == 1 && g->sw == 1) {
-        dw_forward_s1(out, in, w, b, g);
+    if (g->sh == g->sw) {
+        dw_forward_ph(out, in, w, b, g);
         return;
     }
 #pragma omp parallel for collapse(2) schedule(static)
@@ -282,8 +336,8 @@ static void dw_forward(float *out, const float *in, const float *w, const float 
 
 static void dw_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const ConvGeom *g) {
-    if (g->sh == 1 && g->sw == 1) {
-        dw_backward_s1(din, dw, db, dout, in, w, g);
+    if (g->sh == g->sw) {
+        dw_backward_ph(din, dw, db, dout, in, w, g);
         return;
     }
     size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;

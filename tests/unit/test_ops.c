@@ -119,6 +119,8 @@ static void t_conv(void) {
     check_conv(2, 3, 7, 6, 4, 3, 3, 2, 1, 1, 1);   // stride 2, padding, odd sizes, bias
     check_conv(2, 4, 5, 5, 6, 3, 3, 1, 1, 2, 0);   // groups
     check_conv(3, 5, 7, 7, 5, 3, 3, 2, 1, 5, 0);   // depthwise, stride 2
+    check_conv(2, 6, 8, 10, 6, 3, 3, 2, 1, 6, 1);  // depthwise, stride 2, even sides, bias
+    check_conv(1, 3, 11, 9, 3, 5, 5, 3, 2, 3, 0);  // depthwise, stride 3, 5x5
     check_conv(2, 5, 4, 3, 3, 1, 1, 1, 0, 1, 1);   // pointwise
     check_conv(1, 2, 9, 8, 3, 5, 3, 2, 2, 1, 0);   // rectangular kernel
     check_conv(2, 4, 7, 7, 4, 7, 7, 1, 0, 4, 0);   // GDC: depthwise 7x7, no padding
