@@ -409,6 +409,35 @@ static void dw_backward(float *din, float *dw, float *db, const float *dout, con
     }
 }
 
+// Pointwise (1x1, stride 1, no padding, one group) convolutions are a GEMM per sample
+// on the NCHW planes as they lie, y_n (OC, HW) = W (OC, C) x_n (C, HW), with no copy in
+// or out: the samples run on the OpenMP threads, each sgemm on one thread (OpenBLAS's
+// OpenMP build does not start threads inside a parallel region). The input gradient
+// likewise, dx_n = W^T dy_n; the weight gradient, a sum over samples, stays one GEMM
+// per chunk.
+static int is_pointwise(const ConvGeom *g) {
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && g->groups == 1;
+}
+
+static void pw_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g) {
+    int hw = g->h * g->w;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < g->n; n++) {
+        float *y = out + (size_t)n * g->oc * hw;
+        gemm_cpu(0, 0, g->oc, hw, g->c, 1, w, g->c, in + (size_t)n * g->c * hw, hw, 0, y, hw);
+        if (b)
+            for (int o = 0; o < g->oc; o++)
+                for (int i = 0; i < hw; i++) y[(size_t)o * hw + i] += b[o];
+    }
+}
+
+static void pw_dx(float *din, const float *dout, const float *w, const ConvGeom *g) {
+    int hw = g->h * g->w;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < g->n; n++)
+        gemm_cpu(1, 0, g->c, hw, g->oc, 1, w, g->c, dout + (size_t)n * g->oc * hw, hw, 0, din + (size_t)n * g->c * hw, hw);
+}
+
 static void conv2d_forward_cpu(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
     if (is_depthwise(g)) {
         dw_forward(out, in, w, b, g);
@@ -416,6 +445,10 @@ static void conv2d_forward_cpu(float *out, const float *in, const float *w, cons
     }
     if (conv_direct_ok(g)) {
         conv_direct_forward(out, in, w, b, g, ws);
+        return;
+    }
+    if (is_pointwise(g)) {
+        pw_forward(out, in, w, b, g);
         return;
     }
     int cg = g->c / g->groups, og = g->oc / g->groups, K = cg * g->kh * g->kw, nb = conv_chunk(g);
@@ -454,6 +487,10 @@ static void conv2d_backward_cpu(float *din, float *dw, float *db, const float *d
         }
     if (din && conv_direct_dx_ok(g)) {
         conv_direct_dx(din, dout, w, g, ws);
+        din = NULL;
+    }
+    if (din && is_pointwise(g)) {
+        pw_dx(din, dout, w, g);
         din = NULL;
     }
     if (!dw && !din) return;
