@@ -412,16 +412,27 @@ static void dw_backward(float *din, float *dw, float *db, const float *dout, con
 // Pointwise (1x1, stride 1, no padding, one group) convolutions are a GEMM per sample
 // on the NCHW planes as they lie, y_n (OC, HW) = W (OC, C) x_n (C, HW), with no copy in
 // or out: the samples run on the OpenMP threads, each sgemm on one thread (OpenBLAS's
-// OpenMP build does not start threads inside a parallel region). The input gradient
+// OpenMP build does not start threads inside a parallel region; with its pthreads build
+// the samples run one after another). The input gradient
 // likewise, dx_n = W^T dy_n; the weight gradient, a sum over samples, stays one GEMM
 // per chunk.
 static int is_pointwise(const ConvGeom *g) {
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && g->groups == 1;
 }
 
+// OpenBLAS's OpenMP build (2) runs a GEMM called inside a parallel region on the calling
+// thread; the pthreads build would start its own threads from each: there the samples
+// go one after another, each GEMM threaded
+static int blas_in_omp(void) {
+    static int v = -1;
+    if (v < 0) v = openblas_get_parallel() == 2;
+    return v;
+}
+
 static void pw_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g) {
-    int hw = g->h * g->w;
-#pragma omp parallel for schedule(static)
+    int hw = g->h * g->w, par = blas_in_omp();
+    (void)par;  // without OpenMP
+#pragma omp parallel for schedule(static) if (par)
     for (int n = 0; n < g->n; n++) {
         float *y = out + (size_t)n * g->oc * hw;
         gemm_cpu(0, 0, g->oc, hw, g->c, 1, w, g->c, in + (size_t)n * g->c * hw, hw, 0, y, hw);
@@ -432,8 +443,9 @@ static void pw_forward(float *out, const float *in, const float *w, const float 
 }
 
 static void pw_dx(float *din, const float *dout, const float *w, const ConvGeom *g) {
-    int hw = g->h * g->w;
-#pragma omp parallel for schedule(static)
+    int hw = g->h * g->w, par = blas_in_omp();
+    (void)par;  // without OpenMP
+#pragma omp parallel for schedule(static) if (par)
     for (int n = 0; n < g->n; n++)
         gemm_cpu(1, 0, g->c, hw, g->oc, 1, w, g->c, dout + (size_t)n * g->oc * hw, hw, 0, din + (size_t)n * g->c * hw, hw);
 }
