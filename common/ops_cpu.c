@@ -74,6 +74,32 @@ static void ox_range(const ConvGeom *g, int kx, int *lo, int *hi) {
     *hi = h + 1 < g->ow ? h + 1 : g->ow;
 }
 
+// one row of columns: tap (ky, kx) of the plane xc at output rows [oy0, oy1)
+static void im2col_taprow(float *row, const float *xc, int ky, int kx, int oy0, int oy1, const ConvGeom *g) {
+    for (int oy = oy0; oy < oy1; oy++) {
+        int iy = oy * g->sh - g->ph + ky;
+        float *o = row + (size_t)(oy - oy0) * g->ow;
+        if (iy < 0 || iy >= g->h) {
+            memset(o, 0, sizeof(float) * g->ow);
+            continue;
+        }
+        const float *xr = xc + (size_t)iy * g->w;
+        if (g->sw == 1) {  // the valid part is one contiguous run
+            int lo = g->pw - kx, hi = g->w + g->pw - kx;  // ox with 0 <= ox - pw + kx < w
+            if (lo < 0) lo = 0;
+            if (hi > g->ow) hi = g->ow;
+            for (int ox = 0; ox < lo && ox < g->ow; ox++) o[ox] = 0;
+            if (hi > lo) memcpy(o + lo, xr + lo - g->pw + kx, sizeof(float) * (size_t)(hi - lo));
+            for (int ox = hi > lo ? hi : lo; ox < g->ow; ox++) o[ox] = 0;
+        } else {
+            for (int ox = 0; ox < g->ow; ox++) {
+                int ix = ox * g->sw - g->pw + kx;
+                o[ox] = ix >= 0 && ix < g->w ? xr[ix] : 0;
+            }
+        }
+    }
+}
+
 // col (cg*kh*kw, nb*ohw): row (ci, ky, kx), column b*ohw + p, from channels [c0, c0+cg)
 // of samples [0, nb) of x (N, C, H, W)
 static void im2col_batch(float *col, const float *x, int nb, int c0, int cg, const ConvGeom *g) {
@@ -83,31 +109,21 @@ static void im2col_batch(float *col, const float *x, int nb, int c0, int cg, con
     for (int r = 0; r < rows; r++)
         for (int b = 0; b < nb; b++) {
             int kx = r % g->kw, ky = (r / g->kw) % g->kh, ci = r / (g->kw * g->kh);
-            const float *xc = x + ((size_t)b * g->c + c0 + ci) * hw;
-            float *row = col + (size_t)r * cols + (size_t)b * ohw;
-            for (int oy = 0; oy < g->oh; oy++) {
-                int iy = oy * g->sh - g->ph + ky;
-                float *o = row + (size_t)oy * g->ow;
-                if (iy < 0 || iy >= g->h) {
-                    memset(o, 0, sizeof(float) * g->ow);
-                    continue;
-                }
-                const float *xr = xc + (size_t)iy * g->w;
-                if (g->sw == 1) {  // the valid part is one contiguous run
-                    int lo = g->pw - kx, hi = g->w + g->pw - kx;  // ox with 0 <= ox - pw + kx < w
-                    if (lo < 0) lo = 0;
-                    if (hi > g->ow) hi = g->ow;
-                    for (int ox = 0; ox < lo && ox < g->ow; ox++) o[ox] = 0;
-                    if (hi > lo) memcpy(o + lo, xr + lo - g->pw + kx, sizeof(float) * (size_t)(hi - lo));
-                    for (int ox = hi > lo ? hi : lo; ox < g->ow; ox++) o[ox] = 0;
-                } else {
-                    for (int ox = 0; ox < g->ow; ox++) {
-                        int ix = ox * g->sw - g->pw + kx;
-                        o[ox] = ix >= 0 && ix < g->w ? xr[ix] : 0;
-                    }
-                }
-            }
+            im2col_taprow(col + (size_t)r * cols + (size_t)b * ohw, x + ((size_t)b * g->c + c0 + ci) * hw, ky, kx, 0,
+                          g->oh, g);
         }
+}
+
+// the columns of output rows [oy0, oy1) of one sample (all channels, one group):
+// col (C*kh*kw, (oy1-oy0)*ow)
+static void im2col_band(float *col, const float *x, int oy0, int oy1, const ConvGeom *g) {
+    size_t cols = (size_t)(oy1 - oy0) * g->ow, hw = (size_t)g->h * g->w;
+    int rows = g->c * g->kh * g->kw;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        int kx = r % g->kw, ky = (r / g->kw) % g->kh, ci = r / (g->kw * g->kh);
+        im2col_taprow(col + (size_t)r * cols, x + (size_t)ci * hw, ky, kx, oy0, oy1, g);
+    }
 }
 
 // channels [c0, c0+cg) of dx (nb samples) = col2im(dcol); each (sample, channel) plane
@@ -450,6 +466,8 @@ static void pw_dx(float *din, const float *dout, const float *w, const ConvGeom 
         gemm_cpu(1, 0, g->c, hw, g->oc, 1, w, g->c, dout + (size_t)n * g->oc * hw, hw, 0, din + (size_t)n * g->c * hw, hw);
 }
 
+#define DW_BAND_FLOATS ((size_t)1 << 18)  // 1 MiB of columns per band of the weight gradient
+
 static void conv2d_forward_cpu(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
     if (is_depthwise(g)) {
         dw_forward(out, in, w, b, g);
@@ -504,6 +522,22 @@ static void conv2d_backward_cpu(float *din, float *dw, float *db, const float *d
     if (din && is_pointwise(g)) {
         pw_dx(din, dout, w, g);
         din = NULL;
+    }
+    if (dw && g->groups == 1 && g->sh == 1 && (size_t)K * ohw > DW_BAND_FLOATS) {
+        // a large sample's weight gradient by bands of output rows: the band's columns
+        // stay in cache, and dy's rows are read where they lie (no gather); measured at
+        // stride 1, 16x16 to 112x112 maps: 140-160 GFLOP/s against 104-146 through the
+        // chunks (at stride 2 no gain)
+        int rows = (int)(DW_BAND_FLOATS / ((size_t)K * g->ow));
+        if (rows < 1) rows = 1;
+        for (int n = 0; n < g->n; n++)
+            for (int oy0 = 0; oy0 < g->oh; oy0 += rows) {
+                int oy1 = oy0 + rows < g->oh ? oy0 + rows : g->oh, cols = (oy1 - oy0) * g->ow;
+                im2col_band(ws, in + (size_t)n * chw, oy0, oy1, g);
+                gemm_cpu(0, 1, g->oc, K, cols, 1, dout + (size_t)n * g->oc * ohw + (size_t)oy0 * g->ow, (int)ohw, ws,
+                         cols, 1, dw, K);
+            }
+        dw = NULL;
     }
     if (!dw && !din) return;
     float *col = ws, *t = ws + (size_t)K * nb * ohw;

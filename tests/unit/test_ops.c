@@ -115,6 +115,39 @@ static void t_conv_direct(void) {
     fr_conv_direct = saved;
 }
 
+// The weight gradient of a sample too large for one block of columns goes by bands of
+// output rows (ops_cpu.c, DW_BAND_FLOATS): against a float64 direct sum, on a map that
+// takes two bands (72 x 4096 columns; 56 rows per band), with bias.
+static void t_conv_dw_bands(void) {
+    ConvGeom g = {2, 8, 64, 64, 8, 3, 3, 1, 1, 1, 1, 1, 0, 0};
+    REQUIRE(conv_geom(&g) == 0, "geometry");
+    size_t nx = (size_t)2 * 8 * 64 * 64, nw = 8 * 8 * 9, ny = nx;
+    float *x = vec(nx), *w = vec(nw), *R = vec(ny), *dw = vec(nw), *db = vec(8), *ws = vec(conv2d_ws_floats(&g));
+    fill_uniform(x, nx, -1, 1, 21);
+    fill_uniform(w, nw, -1, 1, 22);
+    fill_uniform(R, ny, -1, 1, 23);
+    fill_uniform(dw, nw, -1, 1, 24);  // accumulates onto what is there
+    float *dw0 = vec(nw);
+    memcpy(dw0, dw, sizeof(float) * nw);
+    B->conv2d_backward(NULL, dw, db, R, x, w, &g, ws);
+    double worst = 0;
+    for (int o = 0; o < 8; o++)
+        for (int c = 0; c < 8; c++)
+            for (int k = 0; k < 9; k++) {
+                double s = dw0[(o * 8 + c) * 9 + k];
+                for (int n = 0; n < 2; n++)
+                    for (int i = 0; i < 64; i++)
+                        for (int j = 0; j < 64; j++) {
+                            int iy = i - 1 + k / 3, ix = j - 1 + k % 3;
+                            if (iy < 0 || iy >= 64 || ix < 0 || ix >= 64) continue;
+                            s += (double)R[((size_t)(n * 8 + o) * 64 + i) * 64 + j] * x[((size_t)(n * 8 + c) * 64 + iy) * 64 + ix];
+                        }
+                worst = fmax(worst, fabs(s - dw[(o * 8 + c) * 9 + k]));
+            }
+    CHECK_MSG(worst < 1e-3, "banded weight gradient off by %g (sums of 8192 products)", worst);
+    free(x), free(w), free(R), free(dw), free(db), free(ws), free(dw0);
+}
+
 static void t_conv(void) {
     check_conv(2, 3, 7, 6, 4, 3, 3, 2, 1, 1, 1);   // stride 2, padding, odd sizes, bias
     check_conv(2, 4, 5, 5, 6, 3, 3, 1, 1, 2, 0);   // groups
@@ -450,6 +483,7 @@ static void t_topk_sort_hist(void) {
 const TestCase TESTS[] = {
     {"conv", t_conv},
     {"conv_direct", t_conv_direct},
+    {"conv_dw_bands", t_conv_dw_bands},
     {"batchnorm", t_batchnorm},
     {"bn_running", t_bn_running},
     {"activations", t_activations},
