@@ -42,6 +42,26 @@ typedef struct DcShape {
     size_t phase, plane;                  // floats per phase (with slack), per channel (st*st phases)
 } DcShape;
 
+void conv_pad_phases(float *dst, size_t phase, const float *x, int h, int w, int ph, int pw, int s, int wq) {
+    memset(dst, 0, sizeof(float) * phase * s * s);
+    for (int y = 0; y < h; y++) {
+        int r = y + ph;
+        const float *xr = x + (size_t)y * w;
+        for (int px = 0; px < s; px++) {
+            int x0 = pw % s <= px ? px - pw % s : px - pw % s + s;  // the first x with (x + pw) % s == px
+            int nq = x0 < w ? (w - x0 + s - 1) / s : 0;
+            float *o = dst + (size_t)(r % s * s + px) * phase + (size_t)(r / s) * wq + (x0 + pw) / s;
+            const float *xs = xr + x0;
+            if (s == 1)
+                memcpy(o, xs, sizeof(float) * nq);
+            else if (s == 2)  // a constant stride vectorises (even/odd permutes)
+                for (int b = 0; b < nq; b++) o[b] = xs[2 * b];
+            else
+                for (int b = 0; b < nq; b++) o[b] = xs[(size_t)b * s];
+        }
+    }
+}
+
 static DcShape dc_shape(int C, int H, int W, int OC, int kh, int kw, int ph, int pw, int st) {
     DcShape s = {C, H, W, OC, kh, kw, ph, pw, st, H + 2 * ph, W + 2 * pw, 0, 0, 0, 0, 0, 0};
     s.oh = (s.Hp - kh) / st + 1, s.ow = (s.Wp - kw) / st + 1;
@@ -75,43 +95,13 @@ static int dc_cpu(void) {
     return have;
 }
 
-// x (nb, C, H, W) into padded planes xp (nb, C, plane), zeros around and after; with
-// stride st, each plane split into st*st phases, phase (py, px) holding the padded
-// pixels (a*st + py, b*st + px), so that a strided tap is again a contiguous run
+// x (nb, C, H, W) into padded planes xp (nb, C, plane), zeros around and after, each
+// plane in st*st phases (conv_pad_phases) so that a strided tap is a contiguous run
 static void dc_pad(float *xp, const float *x, int nb, const DcShape *s) {
 #pragma omp parallel for schedule(static)
-    for (int q = 0; q < nb * s->C; q++) {
-        float *d = xp + (size_t)q * s->plane;
-        const float *src = x + (size_t)q * s->H * s->W;
-        if (s->st > 1) {
-            for (int py = 0; py < s->st; py++)
-                for (int px = 0; px < s->st; px++) {
-                    float *ph = d + (size_t)(py * s->st + px) * s->phase;
-                    memset(ph, 0, sizeof(float) * s->phase);
-                    // the phase columns b whose input column b*st + px - pw lies inside
-                    int b0 = s->pw - px > 0 ? (s->pw - px + s->st - 1) / s->st : 0;
-                    int b1 = (s->W - 1 + s->pw - px) / s->st + 1;
-                    if (b1 > s->Wq) b1 = s->Wq;
-                    for (int a = 0; a < s->Hq; a++) {
-                        int i = a * s->st + py - s->ph;
-                        if (i < 0 || i >= s->H) continue;
-                        const float *r = src + (size_t)i * s->W + px - s->pw;
-                        float *o = ph + (size_t)a * s->Wq;
-                        for (int b = b0; b < b1; b++) o[b] = r[b * s->st];
-                    }
-                }
-            continue;
-        }
-        memset(d, 0, sizeof(float) * (size_t)s->ph * s->Wp);
-        for (int i = 0; i < s->H; i++) {
-            float *r = d + (size_t)(i + s->ph) * s->Wp;
-            memset(r, 0, sizeof(float) * s->pw);
-            memcpy(r + s->pw, src + (size_t)i * s->W, sizeof(float) * s->W);
-            memset(r + s->pw + s->W, 0, sizeof(float) * s->pw);
-        }
-        size_t done = (size_t)(s->H + s->ph) * s->Wp;
-        memset(d + done, 0, sizeof(float) * (s->plane - done));
-    }
+    for (int q = 0; q < nb * s->C; q++)
+        conv_pad_phases(xp + (size_t)q * s->plane, s->phase, x + (size_t)q * s->H * s->W, s->H, s->W, s->ph, s->pw,
+                        s->st, s->Wq);
 }
 
 // store 16 wide pixels starting at p (lanes past the last row or in dropped columns are
@@ -222,35 +212,31 @@ size_t conv_direct_ws_floats(const ConvGeom *g) {
     return a > c ? a : c;
 }
 
-void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
-    DcShape s = fwd_shape(g);
-    int K = g->kh * g->kw, nob = (g->oc + DC_OB - 1) / DC_OB;
-    float *wp = ws;
-    // wp[ob][c][k][o] = w[ob*8+o][c][k], zero past OC
+// Weights packed per register block: wp[ob][i][k][o] = weight of output o = ob*8+o from
+// input i at tap k, zero past nout. Forward: outputs are OC, inputs C, w[o][i][k]. The
+// input gradient: outputs are C, inputs OC, the kernel transposed and flipped,
+// w[i][o][K-1-k].
+static void dc_pack(float *wp, const float *w, int nout, int nin, int K, int transposed) {
+    int nob = (nout + DC_OB - 1) / DC_OB;
 #pragma omp parallel for schedule(static)
     for (int ob = 0; ob < nob; ob++)
-        for (int c = 0; c < g->c; c++)
+        for (int i = 0; i < nin; i++)
             for (int k = 0; k < K; k++)
                 for (int o = 0; o < DC_OB; o++) {
-                    int oc = ob * DC_OB + o;
-                    wp[(((size_t)ob * g->c + c) * K + k) * DC_OB + o] = oc < g->oc ? w[((size_t)oc * g->c + c) * K + k] : 0;
+                    int oo = ob * DC_OB + o;
+                    size_t src = transposed ? ((size_t)i * nout + oo) * K + (K - 1 - k) : ((size_t)oo * nin + i) * K + k;
+                    wp[(((size_t)ob * nin + i) * K + k) * DC_OB + o] = oo < nout ? w[src] : 0;
                 }
-    dc_run(out, in, wp, b, g->n, &s, ws + dc_wfloats(&s));
+}
+
+void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
+    DcShape s = fwd_shape(g);
+    dc_pack(ws, w, g->oc, g->c, g->kh * g->kw, 0);
+    dc_run(out, in, ws, b, g->n, &s, ws + dc_wfloats(&s));
 }
 
 void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws) {
     DcShape s = dx_shape(g);
-    int K = g->kh * g->kw, nob = (g->c + DC_OB - 1) / DC_OB;
-    float *wp = ws;
-    // the transposed, flipped kernel: wp[cb][oc][k][o] = w[oc][cb*8+o][K-1-k]
-#pragma omp parallel for schedule(static)
-    for (int cb = 0; cb < nob; cb++)
-        for (int oc = 0; oc < g->oc; oc++)
-            for (int k = 0; k < K; k++)
-                for (int o = 0; o < DC_OB; o++) {
-                    int c = cb * DC_OB + o;
-                    wp[(((size_t)cb * g->oc + oc) * K + k) * DC_OB + o] =
-                        c < g->c ? w[((size_t)oc * g->c + c) * K + (K - 1 - k)] : 0;
-                }
-    dc_run(din, dout, wp, NULL, g->n, &s, ws + dc_wfloats(&s));
+    dc_pack(ws, w, g->c, g->oc, g->kh * g->kw, 1);
+    dc_run(din, dout, ws, NULL, g->n, &s, ws + dc_wfloats(&s));
 }

@@ -40,6 +40,10 @@ int conv_direct_dx_ok(const ConvGeom *g);
 size_t conv_direct_ws_floats(const ConvGeom *g);
 void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws);
 void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws);
+// A plane x (h, w) zero-padded by (ph, pw) and split into s*s phases of width wq, phase
+// (py, px) at dst + (py*s + px) * phase holding the padded pixels (a*s + py, b*s + px);
+// every float of the s*s phases not copied is zero. s = 1: the padded plane.
+void conv_pad_phases(float *dst, size_t phase, const float *x, int h, int w, int ph, int pw, int s, int wq);
 
 // ---------------------------------------------------------------- batch norm
 // Statistics per segment: samples [seg[s], seg[s+1]) of the batch share statistics

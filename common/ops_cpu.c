@@ -196,34 +196,17 @@ static DwPhases dw_phases(const ConvGeom *g) {
     return d;
 }
 
-// where padded pixel (r, q) lives among the phases
+// where padded pixel (r, q) lives among the phases (tap (ky, kx) of wide output 0 reads
+// at (ky, kx))
 static size_t dw_at(const DwPhases *d, int r, int q) {
     return ((size_t)(r % d->s * d->s + q % d->s) * d->hq + r / d->s) * d->wq + q / d->s;
 }
-// and where tap (ky, kx) of wide output 0 reads
-static size_t dw_tap(const DwPhases *d, int ky, int kx) { return dw_at(d, ky, kx); }
 
 // the first column x >= 0 with (x + pw) % s == px
 static int dw_first(int pw, int px, int s) { return pw % s <= px ? px - pw % s : px - pw % s + s; }
 
 static void dw_pad(float *xp, const float *x, const ConvGeom *g, const DwPhases *d) {
-    memset(xp, 0, sizeof(float) * d->P);
-    for (int y = 0; y < g->h; y++) {
-        const float *xr = x + (size_t)y * g->w;
-        if (d->s == 1) {
-            memcpy(xp + dw_at(d, y + g->ph, g->pw), xr, sizeof(float) * g->w);
-            continue;
-        }
-        for (int px = 0; px < d->s; px++) {  // the columns of this phase: q = b*s + px
-            int q0 = dw_first(g->pw, px, d->s), nq = q0 < g->w ? (g->w - q0 + d->s - 1) / d->s : 0;
-            float *o = xp + dw_at(d, y + g->ph, q0 + g->pw);
-            const float *xs = xr + q0;
-            if (d->s == 2)  // a constant stride vectorises (even/odd permutes)
-                for (int b = 0; b < nq; b++) o[b] = xs[2 * b];
-            else
-                for (int b = 0; b < nq; b++) o[b] = xs[(size_t)b * d->s];
-        }
-    }
+    conv_pad_phases(xp, (size_t)d->hq * d->wq, x, g->h, g->w, g->ph, g->pw, d->s, d->wq);
 }
 
 static void dw_forward_ph(float *out, const float *in, const float *w, const float *b, const ConvGeom *g) {
@@ -240,7 +223,7 @@ static void dw_forward_ph(float *out, const float *in, const float *w, const flo
                 for (int j = 0; j < d.L; j++) yw[j] = bias;
                 for (int ky = 0; ky < g->kh; ky++)
                     for (int kx = 0; kx < g->kw; kx++) {
-                        const float *xs = xp + dw_tap(&d, ky, kx);
+                        const float *xs = xp + dw_at(&d, ky, kx);
                         float kv = k[ky * g->kw + kx];
                         for (int j = 0; j < d.L; j++) yw[j] += kv * xs[j];
                     }
@@ -277,7 +260,7 @@ static void dw_backward_ph(float *din, float *dw, float *db, const float *dout, 
                 if (dw) {
                     dw_pad(xp, in + ((size_t)n * g->c + c) * hw, g, &d);
                     for (int t = 0; t < taps; t++) {
-                        const float *xs = xp + dw_tap(&d, t / g->kw, t % g->kw);
+                        const float *xs = xp + dw_at(&d, t / g->kw, t % g->kw);
                         float r = 0;
 #pragma omp simd reduction(+ : r)
                         for (int j = 0; j < d.L; j++) r += dyw[j] * xs[j];
@@ -287,7 +270,7 @@ static void dw_backward_ph(float *din, float *dw, float *db, const float *dout, 
                 if (din) {
                     memset(dxp, 0, sizeof(float) * d.P);
                     for (int t = 0; t < taps; t++) {
-                        float *ds = dxp + dw_tap(&d, t / g->kw, t % g->kw), kv = k[t];
+                        float *ds = dxp + dw_at(&d, t / g->kw, t % g->kw), kv = k[t];
                         for (int j = 0; j < d.L; j++) ds[j] += kv * dyw[j];
                     }
                     float *dx = din + ((size_t)n * g->c + c) * hw;
