@@ -11,8 +11,8 @@
  * one contiguous run, the same vector loads at a fixed offset. A register block is
  * 8 output channels x 48 wide pixels (24 accumulators); per input channel and tap,
  * three unaligned loads of pixels and eight broadcasts of weights feed 24 FMAs.
- * Weights are packed per block as [OC/8][C][KH*KW][8]; stores drop the wide columns
- * with masks and add the bias.
+ * Weights are packed per block as [OC/8][C][KH*KW][8]; stores add the bias and drop
+ * the wide columns (a whole vector where it lies inside a row, else lane by row).
  *
  * Stride 2 splits each padded plane into its four phases (even and odd rows and
  * columns): a strided tap reads one phase at a fixed offset, again contiguous.
@@ -42,24 +42,41 @@ typedef struct DcShape {
     size_t phase, plane;                  // floats per phase (with slack), per channel (st*st phases)
 } DcShape;
 
-void conv_pad_phases(float *dst, size_t phase, const float *x, int h, int w, int ph, int pw, int s, int wq) {
-    memset(dst, 0, sizeof(float) * phase * s * s);
+// copy between a plane x (h, w) and its padded phases: to_phases 1 fills the phases
+// (zeros elsewhere), 0 reads the plane back out of them
+static void phase_copy(float *ph_base, size_t phase, float *x, int h, int w, int ph, int pw, int s, int wq,
+                       int to_phases) {
+    if (to_phases) memset(ph_base, 0, sizeof(float) * phase * s * s);
     for (int y = 0; y < h; y++) {
         int r = y + ph;
-        const float *xr = x + (size_t)y * w;
+        float *xr = x + (size_t)y * w;
         for (int px = 0; px < s; px++) {
             int x0 = pw % s <= px ? px - pw % s : px - pw % s + s;  // the first x with (x + pw) % s == px
             int nq = x0 < w ? (w - x0 + s - 1) / s : 0;
-            float *o = dst + (size_t)(r % s * s + px) * phase + (size_t)(r / s) * wq + (x0 + pw) / s;
-            const float *xs = xr + x0;
+            float *o = ph_base + (size_t)(r % s * s + px) * phase + (size_t)(r / s) * wq + (x0 + pw) / s, *xs = xr + x0;
             if (s == 1)
-                memcpy(o, xs, sizeof(float) * nq);
-            else if (s == 2)  // a constant stride vectorises (even/odd permutes)
+                memcpy(to_phases ? o : xs, to_phases ? xs : o, sizeof(float) * nq);
+            else if (s == 2 && to_phases)  // a constant stride vectorises (even/odd permutes)
                 for (int b = 0; b < nq; b++) o[b] = xs[2 * b];
+            else if (s == 2)
+                for (int b = 0; b < nq; b++) xs[2 * b] = o[b];
             else
-                for (int b = 0; b < nq; b++) o[b] = xs[(size_t)b * s];
+                for (int b = 0; b < nq; b++) {
+                    if (to_phases)
+                        o[b] = xs[(size_t)b * s];
+                    else
+                        xs[(size_t)b * s] = o[b];
+                }
         }
     }
+}
+
+void conv_pad_phases(float *dst, size_t phase, const float *x, int h, int w, int ph, int pw, int s, int wq) {
+    phase_copy(dst, phase, (float *)x, h, w, ph, pw, s, wq, 1);  // x only read
+}
+
+void conv_unpad_phases(float *x, const float *src, size_t phase, int h, int w, int ph, int pw, int s, int wq) {
+    phase_copy((float *)src, phase, x, h, w, ph, pw, s, wq, 0);  // src only read
 }
 
 static DcShape dc_shape(int C, int H, int W, int OC, int kh, int kw, int ph, int pw, int st) {

@@ -44,6 +44,8 @@ void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeo
 // (py, px) at dst + (py*s + px) * phase holding the padded pixels (a*s + py, b*s + px);
 // every float of the s*s phases not copied is zero. s = 1: the padded plane.
 void conv_pad_phases(float *dst, size_t phase, const float *x, int h, int w, int ph, int pw, int s, int wq);
+// and back: the plane x (h, w) read out of its padded phases src
+void conv_unpad_phases(float *x, const float *src, size_t phase, int h, int w, int ph, int pw, int s, int wq);
 
 // ---------------------------------------------------------------- batch norm
 // Statistics per segment: samples [seg[s], seg[s+1]) of the batch share statistics

@@ -202,9 +202,6 @@ static size_t dw_at(const DwPhases *d, int r, int q) {
     return ((size_t)(r % d->s * d->s + q % d->s) * d->hq + r / d->s) * d->wq + q / d->s;
 }
 
-// the first column x >= 0 with (x + pw) % s == px
-static int dw_first(int pw, int px, int s) { return pw % s <= px ? px - pw % s : px - pw % s + s; }
-
 static void dw_pad(float *xp, const float *x, const ConvGeom *g, const DwPhases *d) {
     conv_pad_phases(xp, (size_t)d->hq * d->wq, x, g->h, g->w, g->ph, g->pw, d->s, d->wq);
 }
@@ -273,23 +270,8 @@ static void dw_backward_ph(float *din, float *dw, float *db, const float *dout, 
                         float *ds = dxp + dw_at(&d, t / g->kw, t % g->kw), kv = k[t];
                         for (int j = 0; j < d.L; j++) ds[j] += kv * dyw[j];
                     }
-                    float *dx = din + ((size_t)n * g->c + c) * hw;
-                    for (int y = 0; y < g->h; y++) {
-                        float *dr = dx + (size_t)y * g->w;
-                        if (d.s == 1) {
-                            memcpy(dr, dxp + dw_at(&d, y + g->ph, g->pw), sizeof(float) * g->w);
-                            continue;
-                        }
-                        for (int px = 0; px < d.s; px++) {
-                            int q0 = dw_first(g->pw, px, d.s), nq = q0 < g->w ? (g->w - q0 + d.s - 1) / d.s : 0;
-                            const float *ps = dxp + dw_at(&d, y + g->ph, q0 + g->pw);
-                            float *o = dr + q0;
-                            if (d.s == 2)
-                                for (int b = 0; b < nq; b++) o[2 * b] = ps[b];
-                            else
-                                for (int b = 0; b < nq; b++) o[(size_t)b * d.s] = ps[b];
-                        }
-                    }
+                    conv_unpad_phases(din + ((size_t)n * g->c + c) * hw, dxp, (size_t)d.hq * d.wq, g->h, g->w, g->ph,
+                                      g->pw, d.s, d.wq);
                 }
             }
             if (dw)
