@@ -128,6 +128,7 @@ $(shell mkdir -p build; [ "$$(cat $(STAMP) 2>/dev/null)" = "$(VARIANT)" ] || ech
 # FMA contraction off, and GCC does not reorder float reductions without -ffast-math)
 $(BUILD)/common/ops_cpu.o: CFLAGS += $(if $(DEBUG),,-O3)
 $(BUILD)/common/conv_direct.o: CFLAGS += $(if $(DEBUG),,-O3)
+$(BUILD)/common/conv_dw.o: CFLAGS += $(if $(DEBUG),,-O3)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

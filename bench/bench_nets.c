@@ -51,8 +51,12 @@ int main(int argc, char **argv) {
     int emb = !strcmp(arch, "resnet18-cifar") ? 10 : 512;
     // FR_CONV_DIRECT=0 measures the GEMM path alone (common/conv_direct.c: -1 auto, 1 always)
     if (getenv("FR_CONV_DIRECT")) fr_conv_direct = atoi(getenv("FR_CONV_DIRECT"));
+    // FR_CONV_DW=0: depthwise layers through the phase path (common/conv_dw.c off)
+    if (getenv("FR_CONV_DW")) fr_conv_dw = atoi(getenv("FR_CONV_DW"));
     Net *n = backbone_new(arch, input, emb);
     if (!n || net_finalize(n, !train && !pgd)) fr_die("%s", fr_errmsg());
+    // FR_FUSE=0: batch norms and their activations as separate passes (Node.fused)
+    if (getenv("FR_FUSE")) n->fuse_off = !atoi(getenv("FR_FUSE"));
     net_init(n, 1);
     const char *dev = argc > 6 ? argv[6] : "cpu";
     int warm = 1;

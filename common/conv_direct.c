@@ -103,7 +103,7 @@ static size_t dc_ws(const DcShape *s, int n) { return dc_wfloats(s) + (size_t)dc
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define DC_TARGET __attribute__((target("avx512f")))
-static int dc_cpu(void) {
+int conv_have_avx512(void) {
     static int have = -1;
     if (have < 0) {
         __builtin_cpu_init();
@@ -191,7 +191,7 @@ static void dc_run(float *y, const float *x, const float *wp, const float *bias,
     }
 }
 #else
-static int dc_cpu(void) { return 0; }
+int conv_have_avx512(void) { return 0; }
 static void dc_run(float *y, const float *x, const float *wp, const float *bias, int n, const DcShape *s, float *xp) {
     (void)y, (void)x, (void)wp, (void)bias, (void)n, (void)s, (void)xp;
 }
@@ -207,7 +207,7 @@ static DcShape dx_shape(const ConvGeom *g) {
 // the shapes the direct path can run (the workspace is sized for them whatever the mode)
 static int dc_fits(const ConvGeom *g) {
     return g->groups == 1 && g->sh == g->sw && g->sh <= 2 && g->kh * g->kw <= 64 && g->ph < g->kh && g->pw < g->kw &&
-           dc_cpu();
+           conv_have_avx512();
 }
 
 int conv_direct_ok(const ConvGeom *g) {

@@ -194,11 +194,23 @@ static BnGeom bn_geom(Node *n, Net *net, int batch) {
     if (net->nseg > 1) g.nseg = net->nseg, g.seg = net->seg;
     return g;
 }
+// whether node n runs fused (a batch norm and the activation after it, see Node.fused)
+static int fuse_on(const Net *net, const Node *n) { return n->fused && !net->fuse_off && net->be->bn_act_forward; }
+
 static void bn_forward(Node *n, Net *net, int batch) {
     BnPriv *p = n->priv;
     BnGeom g = bn_geom(n, net, batch);
     int k = p->affine ? 2 : 0;
     float *mean = n->saved, *rstd = n->saved + (size_t)2 * NN_MAX_SEG * n->out.c;
+    if (fuse_on(net, n)) {
+        Node *a = &net->nodes[n->fused];
+        int prelu = !strcmp(a->type->name, "prelu");
+        net->be->bn_act_forward(a->y, mean, rstd, IN(net, n, 0)->y, p->affine ? P(net, n, 0) : NULL,
+                                p->affine ? P(net, n, 1) : NULL, prelu ? P(net, a, 0) : NULL,
+                                prelu ? FR_ACT_PRELU : FR_ACT_RELU, P(net, n, k), P(net, n, k + 1), &g, net->training,
+                                net->update_stats);
+        return;
+    }
     net->be->bn_forward(n->y, mean, rstd, IN(net, n, 0)->y, p->affine ? P(net, n, 0) : NULL, p->affine ? P(net, n, 1) : NULL,
                         P(net, n, k), P(net, n, k + 1), &g, net->training, net->update_stats);
 }
@@ -206,6 +218,15 @@ static void bn_backward(Node *n, Net *net, int batch, float **din) {
     BnPriv *p = n->priv;
     BnGeom g = bn_geom(n, net, batch);
     float *mean = n->saved, *rstd = n->saved + (size_t)2 * NN_MAX_SEG * n->out.c;
+    if (fuse_on(net, n)) {
+        Node *a = &net->nodes[n->fused];
+        int prelu = !strcmp(a->type->name, "prelu");
+        net->be->bn_act_backward(din[0], p->affine ? GP(net, n, 0) : NULL, p->affine ? GP(net, n, 1) : NULL,
+                                 prelu ? GP(net, a, 0) : NULL, a->dy, IN(net, n, 0)->y, p->affine ? P(net, n, 0) : NULL,
+                                 p->affine ? P(net, n, 1) : NULL, prelu ? P(net, a, 0) : NULL,
+                                 prelu ? FR_ACT_PRELU : FR_ACT_RELU, mean, rstd, &g, net->training);
+        return;
+    }
     net->be->bn_backward(din[0], p->affine ? GP(net, n, 0) : NULL, p->affine ? GP(net, n, 1) : NULL, n->dy,
                          IN(net, n, 0)->y, p->affine ? P(net, n, 0) : NULL, mean, rstd, &g, net->training);
 }
@@ -627,6 +648,19 @@ int net_finalize(Net *net, int frozen) {
         if (n->type->declare) n->type->declare(n, net);
         for (int k = 0; k < n->nin; k++) net->nodes[n->in[k]].consumers++;
     }
+    // a batch norm feeding only a ReLU or PReLU runs with it as one pass (Node.fused)
+    for (int i = 0; i < net->nn; i++) net->nodes[i].fused = 0;
+    for (int i = 1; i < net->nn; i++) {
+        Node *b = &net->nodes[i];
+        if (strcmp(b->type->name, "bn") || b->consumers != 1 || i == net->output) continue;
+        for (int j = i + 1; j < net->nn; j++) {
+            Node *a = &net->nodes[j];
+            if (a->nin == 1 && a->in[0] == i) {
+                if (!strcmp(a->type->name, "relu") || !strcmp(a->type->name, "prelu")) b->fused = j, a->fused = -1;
+                break;
+            }
+        }
+    }
     // one block for parameters and buffers, carved in declaration order, 16-float aligned
     size_t off = 0;
     for (int i = 0; i < net->np; i++) {
@@ -760,6 +794,7 @@ float *net_forward(Net *net, const float *x, int batch) {
     Node *in = &net->nodes[0];
     net->be->upload(in->y, x, sizeof(float) * batch * shape_numel(in->out));
     for (int i = 1; i < net->nn; i++) {
+        if (net->nodes[i].fused < 0 && fuse_on(net, &net->nodes[i])) continue;  // its batch norm wrote it
         double t0 = net->prof ? prof_now(net) : 0;
         net->nodes[i].type->forward(&net->nodes[i], net, batch);
         if (net->prof) net->prof[3 * i] += prof_now(net) - t0, net->prof[3 * i + 2] += 1;
@@ -776,7 +811,7 @@ void net_backward(Net *net, const float *dout, int batch) {
         if (net->nodes[i].consumers > 1) net->be->zero(net->nodes[i].dy, sizeof(float) * batch * shape_numel(net->nodes[i].out));
     for (int i = net->nn - 1; i >= 1; i--) {
         Node *n = &net->nodes[i];
-        if (!n->type->backward) continue;
+        if (!n->type->backward || (n->fused < 0 && fuse_on(net, n))) continue;
         float *din[NN_MAX_IN] = {0};
         float *t = net->gtmp;
         for (int k = 0; k < n->nin; k++) {

@@ -76,6 +76,10 @@ struct Node {
     float *y, *dy;       // output (batch x numel) and its gradient
     float *saved;
     int consumers;
+    // a batch norm whose one consumer is a ReLU or PReLU: the index of that node, whose
+    // output it writes itself (the two run as one pass, the batch norm's output never
+    // stored); -1 on that activation node; 0 elsewhere (net_finalize)
+    int fused;
 };
 
 struct Net {
@@ -94,6 +98,7 @@ struct Net {
     int param_grads;     // backward computes parameter gradients (attacks turn this off)
     int input_grad;      // backward computes the input gradient (trainers turn this off)
     int dropout_off;     // dropout is the identity even in training (reference checks)
+    int fuse_off;        // batch norms and their activations run apart (reference checks)
     int output;
     // segments of a batch with their own BN statistics, and (dual BN) which set each updates
     int nseg, seg[NN_MAX_SEG + 1], seg_set[NN_MAX_SEG];

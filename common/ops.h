@@ -40,6 +40,17 @@ int conv_direct_dx_ok(const ConvGeom *g);
 size_t conv_direct_ws_floats(const ConvGeom *g);
 void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws);
 void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws);
+// whether this CPU runs AVX-512 (the direct and depthwise kernels' condition)
+int conv_have_avx512(void);
+// The depthwise direct path (common/conv_dw.c, AVX-512, stride 1 or 2): whether it runs
+// for g (fr_conv_direct 0 keeps the phase path of ops_cpu.c, the tests' oracle), forward
+// and backward, with conv2d's arguments. fr_conv_dw 0 turns off this path alone (for
+// measuring it against the phase path).
+extern int fr_conv_dw;
+int conv_dw_direct_ok(const ConvGeom *g);
+void conv_dw_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g);
+void conv_dw_direct_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                             const ConvGeom *g);
 // A plane x (h, w) zero-padded by (ph, pw) and split into s*s phases of width wq, phase
 // (py, px) at dst + (py*s + px) * phase holding the padded pixels (a*s + py, b*s + px);
 // every float of the s*s phases not copied is zero. s = 1: the padded plane.
@@ -57,6 +68,8 @@ typedef struct BnGeom {
     const int *seg;      // nseg + 1 sample offsets; NULL = one segment [0, n)
 } BnGeom;
 
+enum { FR_ACT_NONE, FR_ACT_RELU, FR_ACT_PRELU };  // the activation fused after a batch norm
+
 typedef struct Backend {
     const char *name;
     // out (N,OC,OH,OW) = conv(in (N,C,H,W), w (OC,C/groups,KH,KW)) + b (OC) [b may be NULL]
@@ -69,6 +82,17 @@ typedef struct Backend {
                        float *run_mean, float *run_var, const BnGeom *g, int train, int update);
     void (*bn_backward)(float *din, float *dgamma, float *dbeta, const float *dout, const float *in, const float *gamma,
                         const float *mean, const float *rstd, const BnGeom *g, int train);
+    // batch norm fused with the activation after it (act FR_ACT_RELU, or FR_ACT_PRELU with
+    // slope (C)): out is the activation's output; the batch norm's is not stored, the
+    // backward pass recomputes it from in, beta and the saved statistics; dout is the
+    // activation's output gradient, dslope (C) accumulates the PReLU slope's gradient.
+    // NULL in a backend without them (the layers then run apart).
+    void (*bn_act_forward)(float *out, float *mean, float *rstd, const float *in, const float *gamma, const float *beta,
+                           const float *slope, int act, float *run_mean, float *run_var, const BnGeom *g, int train,
+                           int update);
+    void (*bn_act_backward)(float *din, float *dgamma, float *dbeta, float *dslope, const float *dout, const float *in,
+                            const float *gamma, const float *beta, const float *slope, int act, const float *mean,
+                            const float *rstd, const BnGeom *g, int train);
     // dual BN (AFA): two affine and running-stat sets k = 0 (clean), 1 (adversarial), each (C) or
     // (2,C) stacked; y = lam*y_1 + (1-lam)*y_0 per sample. Train: batch statistics per segment,
     // segment s updating the running stats of set seg_set[s] (-1: none). Eval: each set its own

@@ -1,8 +1,9 @@
 /*
  * ops_cpu.c: the CPU backend, the readable reference for every op. See ops.h.
  *
- * GEMMs go through OpenBLAS (threaded by its own pthreads), so nothing here calls
- * sgemm from inside an OpenMP region; elementwise and per-channel loops use OpenMP.
+ * GEMMs go through OpenBLAS; per-sample GEMMs (pointwise convolutions) run on the
+ * OpenMP threads only with OpenBLAS's OpenMP build (blas_in_omp), otherwise nothing
+ * calls sgemm inside an OpenMP region; elementwise and per-channel loops use OpenMP.
  * Formulas follow PyTorch's CPU kernels where results must match: batch norm uses
  * biased variance to normalise and unbiased variance for running statistics, max
  * pooling keeps the first maximum, average pooling counts padding, bilinear
@@ -10,6 +11,9 @@
  */
 #include <cblas.h>
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -283,6 +287,10 @@ static void dw_backward_ph(float *din, float *dw, float *db, const float *dout, 
 }
 
 static void dw_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g) {
+    if (conv_dw_direct_ok(g)) {
+        conv_dw_direct_forward(out, in, w, b, g);
+        return;
+    }
     if (g->sh == g->sw) {
         dw_forward_ph(out, in, w, b, g);
         return;
@@ -317,6 +325,10 @@ static void dw_forward(float *out, const float *in, const float *w, const float 
 
 static void dw_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const ConvGeom *g) {
+    if (conv_dw_direct_ok(g)) {
+        conv_dw_direct_backward(din, dw, db, dout, in, w, g);
+        return;
+    }
     if (g->sh == g->sw) {
         dw_backward_ph(din, dw, db, dout, in, w, g);
         return;
@@ -431,6 +443,25 @@ static void pw_dx(float *din, const float *dout, const float *w, const ConvGeom 
         gemm_cpu(1, 0, g->c, hw, g->oc, 1, w, g->c, dout + (size_t)n * g->oc * hw, hw, 0, din + (size_t)n * g->c * hw, hw);
 }
 
+// dW (OC, C) += sum over samples of dY_n (OC, HW) x X_n^T: the output channels split
+// among the threads in blocks of 16, each thread walking the samples in order, so
+// every weight's sum runs in the same order whatever the thread count
+static void pw_dw(float *dw, const float *dout, const float *in, const ConvGeom *g) {
+    int hw = g->h * g->w, par = blas_in_omp(), nt = 1;
+#ifdef _OPENMP
+    if (par) nt = omp_get_max_threads();
+#endif
+    int blk = (g->oc + 16 * nt - 1) / (16 * nt) * 16;
+    (void)par;  // without OpenMP
+#pragma omp parallel for schedule(static) if (par)
+    for (int o0 = 0; o0 < g->oc; o0 += blk) {
+        int m = g->oc - o0 < blk ? g->oc - o0 : blk;
+        for (int n = 0; n < g->n; n++)
+            gemm_cpu(0, 1, m, g->c, hw, 1, dout + ((size_t)n * g->oc + o0) * hw, hw, in + (size_t)n * g->c * hw, hw, 1,
+                     dw + (size_t)o0 * g->c, g->c);
+    }
+}
+
 #define DW_BAND_FLOATS ((size_t)1 << 18)  // 1 MiB of columns per band of the weight gradient
 
 static void conv2d_forward_cpu(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
@@ -484,9 +515,10 @@ static void conv2d_backward_cpu(float *din, float *dw, float *db, const float *d
         conv_direct_dx(din, dout, w, g, ws);
         din = NULL;
     }
-    if (din && is_pointwise(g)) {
-        pw_dx(din, dout, w, g);
-        din = NULL;
+    if (is_pointwise(g)) {
+        if (din) pw_dx(din, dout, w, g);
+        if (dw) pw_dw(dw, dout, in, g);
+        return;
     }
     if (dw && g->groups == 1 && g->sh == 1 && (size_t)K * ohw > DW_BAND_FLOATS) {
         // a large sample's weight gradient by bands of output rows: the band's columns
@@ -558,8 +590,13 @@ static void chan_stats(const float *in, const BnGeom *g, int c, int lo, int hi, 
 }
 
 
-static void bn_forward_cpu(float *out, float *mean, float *rstd, const float *in, const float *gamma, const float *beta,
-                           float *run_mean, float *run_var, const BnGeom *g, int train, int update) {
+// Batch norm, and batch norm fused with the ReLU or PReLU that follows it (act): the
+// activation's output written directly, the batch norm's never stored; the backward
+// pass recomputes it from the input (u = (x - m) r gamma + beta) where the activation
+// needs it. The same sums in the same order as the two layers run apart.
+static void bn_act_forward_cpu(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                               const float *beta, const float *slope, int act, float *run_mean, float *run_var,
+                               const BnGeom *g, int train, int update) {
     int S = train ? nseg(g) : 1;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < g->c; c++) {
@@ -578,22 +615,60 @@ static void bn_forward_cpu(float *out, float *mean, float *rstd, const float *in
             }
             mean[s * g->c + c] = m;
             rstd[s * g->c + c] = r;
-            float ga = gamma ? gamma[c] : 1, be = beta ? beta[c] : 0;
+            float ga = gamma ? gamma[c] : 1, be = beta ? beta[c] : 0, a = act == FR_ACT_PRELU ? slope[c] : 0;
             for (int n = lo; n < hi; n++) {
                 const float *x = in + ((size_t)n * g->c + c) * g->hw;
                 float *y = out + ((size_t)n * g->c + c) * g->hw;
-                for (int i = 0; i < g->hw; i++) y[i] = (x[i] - m) * r * ga + be;
+                if (act == FR_ACT_NONE)
+#pragma omp simd
+                    for (int i = 0; i < g->hw; i++) y[i] = (x[i] - m) * r * ga + be;
+                else if (act == FR_ACT_RELU)
+#pragma omp simd
+                    for (int i = 0; i < g->hw; i++) {
+                        float u = (x[i] - m) * r * ga + be;
+                        y[i] = u > 0 ? u : 0;
+                    }
+                else
+#pragma omp simd
+                    for (int i = 0; i < g->hw; i++) {
+                        float u = (x[i] - m) * r * ga + be;
+                        y[i] = u > 0 ? u : a * u;
+                    }
             }
         }
     }
 }
 
-static void bn_backward_cpu(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
-                            const float *gamma, const float *mean, const float *rstd, const BnGeom *g, int train) {
+static void bn_forward_cpu(float *out, float *mean, float *rstd, const float *in, const float *gamma, const float *beta,
+                           float *run_mean, float *run_var, const BnGeom *g, int train, int update) {
+    bn_act_forward_cpu(out, mean, rstd, in, gamma, beta, NULL, FR_ACT_NONE, run_mean, run_var, g, train, update);
+}
+
+// the gradient reaching the batch norm's output u through the activation (act none: dy)
+static inline __attribute__((always_inline)) float act_grad(float dy, float u, float a, int act) {
+    return act == FR_ACT_NONE || u > 0 ? dy : act == FR_ACT_PRELU ? a * dy : 0;
+}
+
+// one plane's input gradient, act a constant where it is inlined
+static inline __attribute__((always_inline)) void bn_dx_plane(float *dx, const float *x, const float *dy, int hw,
+                                                              float m, float r, float ga, float be, float al, float k,
+                                                              float c1, float c2, int train, int act) {
+    if (train)
+#pragma omp simd
+        for (int i = 0; i < hw; i++) dx[i] = k * (act_grad(dy[i], (x[i] - m) * r * ga + be, al, act) - c1 - (x[i] - m) * r * c2);
+    else
+#pragma omp simd
+        for (int i = 0; i < hw; i++) dx[i] = act_grad(dy[i], (x[i] - m) * r * ga + be, al, act) * k;
+}
+
+static void bn_act_backward_cpu(float *din, float *dgamma, float *dbeta, float *dslope, const float *dout,
+                                const float *in, const float *gamma, const float *beta, const float *slope, int act,
+                                const float *mean, const float *rstd, const BnGeom *g, int train) {
     int S = train ? nseg(g) : 1;
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < g->c; c++) {
-        float ga = gamma ? gamma[c] : 1;
+        float ga = gamma ? gamma[c] : 1, be = beta ? beta[c] : 0, al = act == FR_ACT_PRELU ? slope[c] : 0;
+        double dsl = 0;
         for (int s = 0; s < S; s++) {
             int lo = train ? seg_lo(g, s) : 0, hi = train ? seg_hi(g, s) : g->n;
             float m = mean[s * g->c + c], r = rstd[s * g->c + c];
@@ -601,13 +676,22 @@ static void bn_backward_cpu(float *din, float *dgamma, float *dbeta, const float
             for (int n = lo; n < hi; n++) {
                 const float *x = in + ((size_t)n * g->c + c) * g->hw;
                 const float *dy = dout + ((size_t)n * g->c + c) * g->hw;
-                float a = 0, b = 0;
+                float a = 0, b = 0, d = 0;
+                if (act == FR_ACT_NONE)
 #pragma omp simd reduction(+ : a, b)
-                for (int i = 0; i < g->hw; i++) {
-                    a += dy[i];
-                    b += dy[i] * ((x[i] - m) * r);
-                }
-                sdy += a, sdyx += b;
+                    for (int i = 0; i < g->hw; i++) {
+                        a += dy[i];
+                        b += dy[i] * ((x[i] - m) * r);
+                    }
+                else
+#pragma omp simd reduction(+ : a, b, d)
+                    for (int i = 0; i < g->hw; i++) {
+                        float u = (x[i] - m) * r * ga + be, q = act_grad(dy[i], u, al, act);
+                        d += u > 0 ? 0.f : dy[i] * u;
+                        a += q;
+                        b += q * ((x[i] - m) * r);
+                    }
+                sdy += a, sdyx += b, dsl += d;
             }
             if (dgamma) dgamma[c] += (float)sdyx;
             if (dbeta) dbeta[c] += (float)sdy;
@@ -618,15 +702,21 @@ static void bn_backward_cpu(float *din, float *dgamma, float *dbeta, const float
                 const float *x = in + ((size_t)n * g->c + c) * g->hw;
                 const float *dy = dout + ((size_t)n * g->c + c) * g->hw;
                 float *dx = din + ((size_t)n * g->c + c) * g->hw;
-                if (train)
-#pragma omp simd
-                    for (int i = 0; i < g->hw; i++) dx[i] = k * (dy[i] - c1 - (x[i] - m) * r * c2);
+                if (act == FR_ACT_NONE)
+                    bn_dx_plane(dx, x, dy, g->hw, m, r, ga, be, al, k, c1, c2, train, FR_ACT_NONE);
+                else if (act == FR_ACT_RELU)
+                    bn_dx_plane(dx, x, dy, g->hw, m, r, ga, be, al, k, c1, c2, train, FR_ACT_RELU);
                 else
-#pragma omp simd
-                    for (int i = 0; i < g->hw; i++) dx[i] = dy[i] * k;
+                    bn_dx_plane(dx, x, dy, g->hw, m, r, ga, be, al, k, c1, c2, train, FR_ACT_PRELU);
             }
         }
+        if (dslope && act == FR_ACT_PRELU) dslope[c] += (float)dsl;
     }
+}
+
+static void bn_backward_cpu(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                            const float *gamma, const float *mean, const float *rstd, const BnGeom *g, int train) {
+    bn_act_backward_cpu(din, dgamma, dbeta, NULL, dout, in, gamma, NULL, NULL, FR_ACT_NONE, mean, rstd, g, train);
 }
 
 // ---------------------------------------------------------------- dual batch norm (AFA)
@@ -1201,6 +1291,8 @@ const Backend BACKEND_CPU = {
     .conv2d_backward = conv2d_backward_cpu,
     .bn_forward = bn_forward_cpu,
     .bn_backward = bn_backward_cpu,
+    .bn_act_forward = bn_act_forward_cpu,
+    .bn_act_backward = bn_act_backward_cpu,
     .dualbn_forward = dualbn_forward_cpu,
     .dualbn_backward = dualbn_backward_cpu,
     .relu_forward = relu_forward_cpu,

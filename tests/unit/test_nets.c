@@ -366,6 +366,52 @@ static void t_graph_gradients(void) {
     net_free(n);
 }
 
+// A batch norm and the ReLU or PReLU after it run as one pass (Node.fused): the same
+// outputs and gradients (parameters, with the PReLU slopes, and input) as the layers
+// run apart, in training and in eval mode, for MobileFaceNet's PReLUs and ResNet's ReLUs.
+// the largest |a - b| over 1e-6 + 1e-5 |b| (the sums are the same, in another vector order)
+static double off_by(const float *a, const float *b, size_t n) {
+    double w = 0;
+    for (size_t i = 0; i < n; i++) w = fmax(w, isnan(a[i]) ? INFINITY : fabs((double)a[i] - b[i]) / (1e-6 + 1e-5 * fabs(b[i])));
+    return w;
+}
+
+static void t_bn_act_fused(void) {
+    const char *arch[2] = {"tiny-mfn", "tiny-resnet"};
+    for (int a = 0; a < 2; a++)
+        for (int train = 0; train < 2; train++) {
+            Net *n = build(arch[a], 16, 8);
+            net_init(n, 4);
+            int fused = 0;
+            for (int i = 0; i < n->nn; i++) fused += n->nodes[i].fused > 0;
+            CHECK_MSG(fused > 0, "%s: no batch norm fused with its activation", arch[a]);
+            fill_uniform(n->pdata, n->ptotal, -0.5f, 0.5f, 70);  // slopes, biases of both signs
+            for (int i = 0; i < n->np; i++)  // but positive running variances
+                if (strstr(n->params[i].name, "running_var")) fill_uniform(n->pdata + n->params[i].off, n->params[i].n, 0.5f, 2, 71);
+            int batch = 3;
+            size_t nx = (size_t)batch * 3 * 16 * 16, ny = (size_t)batch * 8;
+            float *x = xmalloc(sizeof(float) * nx), *R = xmalloc(sizeof(float) * ny), *y[2], *g[2], *dx[2];
+            fill_uniform(x, nx, -1, 1, 72);
+            fill_uniform(R, ny, -1, 1, 73);
+            n->training = train, n->update_stats = 0;
+            for (int m = 0; m < 2; m++) {
+                n->fuse_off = m;
+                y[m] = xmalloc(sizeof(float) * ny), g[m] = xmalloc(sizeof(float) * n->ptotal), dx[m] = xmalloc(sizeof(float) * nx);
+                memcpy(y[m], net_forward(n, x, batch), sizeof(float) * ny);
+                net_zero_grad(n);
+                net_backward(n, R, batch);
+                memcpy(g[m], n->gdata, sizeof(float) * n->ptotal);
+                memcpy(dx[m], n->nodes[0].dy, sizeof(float) * nx);
+            }
+            double ey = off_by(y[0], y[1], ny), eg = off_by(g[0], g[1], n->ptotal), ex = off_by(dx[0], dx[1], nx);
+            CHECK_MSG(ey <= 1 && eg <= 1 && ex <= 1, "%s %s: fused and apart differ (%.2g %.2g %.2g of the tolerance)",
+                      arch[a], train ? "train" : "eval", ey, eg, ex);
+            for (int m = 0; m < 2; m++) free(y[m]), free(g[m]), free(dx[m]);
+            free(x), free(R);
+            net_free(n);
+        }
+}
+
 // Two networks side by side, one frozen (a teacher beside its student)
 static void t_two_nets(void) {
     Net *teacher = backbone_new("tiny-ir", 16, 8), *student = backbone_new("tiny-mfn", 16, 8);
@@ -389,6 +435,7 @@ static void t_two_nets(void) {
 const TestCase TESTS[] = {
     {"graph_gradients", t_graph_gradients},
     {"two_nets", t_two_nets},
+    {"bn_act_fused", t_bn_act_fused},
     {"param_counts", t_param_counts},
     {"shapes", t_shapes},
     {"tiny_vs_torch", t_tiny_vs_torch},

@@ -148,6 +148,63 @@ static void t_conv_dw_bands(void) {
     free(x), free(w), free(R), free(dw), free(db), free(ws), free(dw0);
 }
 
+// The depthwise direct path (common/conv_dw.c) against the phase path, the oracle:
+// forward with and without bias, input, weight and bias gradients, on rows of one,
+// two and three vectors, output rows not a multiple of the four-row block, stride 1
+// and 2 with even and odd sides, 3x3, 5x5 and 3x5 kernels, no padding, and the GDC
+// window (a 7x7 kernel over a 7x7 plane); then by central differences.
+static void dw_direct_vs_phase(int n, int c, int h, int w, int kh, int kw, int st, int ph, int pw, int bias) {
+    ConvGeom g = {n, c, h, w, c, kh, kw, st, st, ph, pw, c, 0, 0};
+    REQUIRE(conv_geom(&g) == 0, "geometry");
+    if (!conv_dw_direct_ok(&g)) test_skip("the depthwise direct path does not run on this CPU (no AVX-512)");
+    int K = kh * kw;
+    size_t nx = (size_t)n * c * h * w, nw = (size_t)c * K, ny = (size_t)n * c * g.oh * g.ow;
+    float *x = vec(nx), *wt = vec(nw), *b = vec(c), *R = vec(ny);
+    float *y[2], *dx[2], *dw[2], *db[2];
+    fill_uniform(x, nx, -1, 1, 31);
+    fill_uniform(wt, nw, -1, 1, 32);
+    fill_uniform(b, c, -1, 1, 33);
+    fill_uniform(R, ny, -1, 1, 34);
+    int saved = fr_conv_dw;
+    for (int m = 0; m < 2; m++) {
+        fr_conv_dw = m ? -1 : 0;  // 0: phase path, -1: direct
+        y[m] = vec(ny), dx[m] = vec(nx), dw[m] = vec(nw), db[m] = vec(c);
+        B->conv2d_forward(y[m], x, wt, bias ? b : NULL, &g, NULL);
+        B->conv2d_backward(dx[m], dw[m], bias ? db[m] : NULL, R, x, wt, &g, NULL);
+    }
+    fr_conv_dw = saved;
+    // each output and input gradient sums at most K products of terms in [-1, 1]; each
+    // weight gradient n*oh*ow of them
+    double tol = 1e-6 * K + 1e-6, tolw = 1e-6 * n * g.oh * g.ow, e[4] = {0};
+    for (size_t i = 0; i < ny; i++) e[0] = fmax(e[0], fabs((double)y[0][i] - y[1][i]));
+    for (size_t i = 0; i < nx; i++) e[1] = fmax(e[1], fabs((double)dx[0][i] - dx[1][i]));
+    for (size_t i = 0; i < nw; i++) e[2] = fmax(e[2], fabs((double)dw[0][i] - dw[1][i]));
+    for (int i = 0; i < c; i++) e[3] = fmax(e[3], fabs((double)db[0][i] - db[1][i]));
+    CHECK_MSG(e[0] <= tol && e[1] <= tol && e[2] <= tolw && e[3] <= tolw,
+              "depthwise %dx%d s%d %dx%d: direct and phase paths differ by %g (y) %g (dx) %g (dw) %g (db)", kh, kw, st, h,
+              w, e[0], e[1], e[2], e[3]);
+    for (int m = 0; m < 2; m++) free(y[m]), free(dx[m]), free(dw[m]), free(db[m]);
+    free(x), free(wt), free(b), free(R);
+}
+
+static void t_conv_depthwise(void) {
+    dw_direct_vs_phase(2, 5, 28, 28, 3, 3, 1, 1, 1, 1);   // MobileFaceNet's 28x28: two vectors per row
+    dw_direct_vs_phase(2, 3, 30, 37, 3, 3, 1, 1, 1, 0);   // three vectors, rows left over past the blocks
+    dw_direct_vs_phase(3, 4, 7, 7, 3, 3, 1, 1, 1, 1);     // one short vector per row
+    dw_direct_vs_phase(2, 3, 12, 9, 3, 3, 1, 0, 0, 0);    // no padding
+    dw_direct_vs_phase(2, 6, 14, 14, 3, 3, 2, 1, 1, 1);   // stride 2, even sides
+    dw_direct_vs_phase(2, 3, 57, 35, 3, 3, 2, 1, 1, 0);   // stride 2, odd sides, rows of 29 and 18
+    dw_direct_vs_phase(1, 4, 19, 40, 5, 5, 1, 2, 2, 1);   // 5x5
+    dw_direct_vs_phase(2, 3, 21, 23, 5, 5, 2, 2, 2, 1);   // 5x5 stride 2
+    dw_direct_vs_phase(2, 3, 13, 33, 3, 5, 1, 1, 2, 0);   // 3x5, unequal padding
+    dw_direct_vs_phase(2, 8, 7, 7, 7, 7, 1, 0, 0, 1);     // GDC
+    int saved = fr_conv_direct;
+    fr_conv_direct = -1;
+    check_conv(2, 4, 9, 19, 4, 3, 3, 1, 1, 4, 1);   // depthwise stride 1 through the direct path
+    check_conv(1, 3, 11, 10, 3, 5, 5, 2, 2, 3, 0);  // and 5x5 stride 2
+    fr_conv_direct = saved;
+}
+
 static void t_conv(void) {
     check_conv(2, 3, 7, 6, 4, 3, 3, 2, 1, 1, 1);   // stride 2, padding, odd sizes, bias
     check_conv(2, 4, 5, 5, 6, 3, 3, 1, 1, 2, 0);   // groups
@@ -484,6 +541,7 @@ const TestCase TESTS[] = {
     {"conv", t_conv},
     {"conv_direct", t_conv_direct},
     {"conv_dw_bands", t_conv_dw_bands},
+    {"conv_depthwise", t_conv_depthwise},
     {"batchnorm", t_batchnorm},
     {"bn_running", t_bn_running},
     {"activations", t_activations},
