@@ -644,9 +644,11 @@ static void bn_forward_cpu(float *out, float *mean, float *rstd, const float *in
     bn_act_forward_cpu(out, mean, rstd, in, gamma, beta, NULL, FR_ACT_NONE, run_mean, run_var, g, train, update);
 }
 
-// the gradient reaching the batch norm's output u through the activation (act none: dy)
-static inline __attribute__((always_inline)) float act_grad(float dy, float u, float a, int act) {
-    return act == FR_ACT_NONE || u > 0 ? dy : act == FR_ACT_PRELU ? a * dy : 0;
+// the gradient reaching the batch norm's output u through the activation: dy where u > 0,
+// else al dy (the PReLU slope; ReLU: al = 0, so a zero of either sign, which adds nothing);
+// act none: dy. Written as selects so that the loops vectorise.
+static inline __attribute__((always_inline)) float act_grad(float dy, float u, float al, int act) {
+    return act == FR_ACT_NONE ? dy : u > 0 ? dy : al * dy;
 }
 
 // one plane's input gradient, act a constant where it is inlined
@@ -659,6 +661,29 @@ static inline __attribute__((always_inline)) void bn_dx_plane(float *dx, const f
     else
 #pragma omp simd
         for (int i = 0; i < hw; i++) dx[i] = act_grad(dy[i], (x[i] - m) * r * ga + be, al, act) * k;
+}
+
+// one plane's sums for the parameter gradients: a += g, b += g xhat, d += dy u where u <= 0
+// (the PReLU slope's), with g the gradient at u
+static inline __attribute__((always_inline)) void bn_sums_plane(float *sa, float *sb, float *sd, const float *x,
+                                                                const float *dy, int hw, float m, float r, float ga,
+                                                                float be, float al, int act) {
+    float a = 0, b = 0, d = 0;
+    if (act == FR_ACT_NONE)
+#pragma omp simd reduction(+ : a, b)
+        for (int i = 0; i < hw; i++) {
+            a += dy[i];
+            b += dy[i] * ((x[i] - m) * r);
+        }
+    else
+#pragma omp simd reduction(+ : a, b, d)
+        for (int i = 0; i < hw; i++) {
+            float u = (x[i] - m) * r * ga + be, q = u > 0 ? dy[i] : al * dy[i];
+            d += u > 0 ? 0.f : dy[i] * u;
+            a += q;
+            b += q * ((x[i] - m) * r);
+        }
+    *sa = a, *sb = b, *sd = d;
 }
 
 static void bn_act_backward_cpu(float *din, float *dgamma, float *dbeta, float *dslope, const float *dout,
@@ -676,21 +701,11 @@ static void bn_act_backward_cpu(float *din, float *dgamma, float *dbeta, float *
             for (int n = lo; n < hi; n++) {
                 const float *x = in + ((size_t)n * g->c + c) * g->hw;
                 const float *dy = dout + ((size_t)n * g->c + c) * g->hw;
-                float a = 0, b = 0, d = 0;
+                float a, b, d;
                 if (act == FR_ACT_NONE)
-#pragma omp simd reduction(+ : a, b)
-                    for (int i = 0; i < g->hw; i++) {
-                        a += dy[i];
-                        b += dy[i] * ((x[i] - m) * r);
-                    }
+                    bn_sums_plane(&a, &b, &d, x, dy, g->hw, m, r, ga, be, al, FR_ACT_NONE);
                 else
-#pragma omp simd reduction(+ : a, b, d)
-                    for (int i = 0; i < g->hw; i++) {
-                        float u = (x[i] - m) * r * ga + be, q = act_grad(dy[i], u, al, act);
-                        d += u > 0 ? 0.f : dy[i] * u;
-                        a += q;
-                        b += q * ((x[i] - m) * r);
-                    }
+                    bn_sums_plane(&a, &b, &d, x, dy, g->hw, m, r, ga, be, al, FR_ACT_PRELU);
                 sdy += a, sdyx += b, dsl += d;
             }
             if (dgamma) dgamma[c] += (float)sdyx;
@@ -704,8 +719,6 @@ static void bn_act_backward_cpu(float *din, float *dgamma, float *dbeta, float *
                 float *dx = din + ((size_t)n * g->c + c) * g->hw;
                 if (act == FR_ACT_NONE)
                     bn_dx_plane(dx, x, dy, g->hw, m, r, ga, be, al, k, c1, c2, train, FR_ACT_NONE);
-                else if (act == FR_ACT_RELU)
-                    bn_dx_plane(dx, x, dy, g->hw, m, r, ga, be, al, k, c1, c2, train, FR_ACT_RELU);
                 else
                     bn_dx_plane(dx, x, dy, g->hw, m, r, ga, be, al, k, c1, c2, train, FR_ACT_PRELU);
             }
