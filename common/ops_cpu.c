@@ -918,6 +918,14 @@ static void maxpool_forward_cpu(float *out, int32_t *idx, const float *in, const
             const float *x = in + ((size_t)n * g->c + c) * g->h * g->w;
             float *y = out + ((size_t)n * g->c + c) * g->oh * g->ow;
             int32_t *id = idx + ((size_t)n * g->c + c) * g->oh * g->ow;
+            if (g->kh == 1 && g->kw == 1 && g->ph == 0 && g->pw == 0) {  // a strided subsample (IR shortcuts)
+                for (int oy = 0; oy < g->oh; oy++)
+                    for (int ox = 0; ox < g->ow; ox++) {
+                        int32_t i = oy * g->sh * g->w + ox * g->sw;
+                        y[oy * g->ow + ox] = x[i], id[oy * g->ow + ox] = i;
+                    }
+                continue;
+            }
             for (int oy = 0; oy < g->oh; oy++)
                 for (int ox = 0; ox < g->ow; ox++) {
                     float best = -INFINITY;
@@ -940,11 +948,11 @@ static void maxpool_forward_cpu(float *out, int32_t *idx, const float *in, const
 
 static void maxpool_backward_cpu(float *din, const float *dout, const int32_t *idx, const ConvGeom *g) {
     size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
-    memset(din, 0, sizeof(float) * g->n * g->c * hw);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < g->n; n++)
         for (int c = 0; c < g->c; c++) {
             float *dx = din + ((size_t)n * g->c + c) * hw;
+            memset(dx, 0, sizeof(float) * hw);
             const float *dy = dout + ((size_t)n * g->c + c) * ohw;
             const int32_t *id = idx + ((size_t)n * g->c + c) * ohw;
             for (size_t i = 0; i < ohw; i++)
