@@ -5,7 +5,8 @@
  *
  *   bench_nets ARCH INPUT BATCH MODE [ITERS [DEVICE]]
  *
- * MODE: train | infer | profile (training, then a per-layer table on stderr) | pgd
+ * MODE: train | infer | profile (training, then a per-layer table on stderr) |
+ * profile-infer (the same for inference) | pgd
  * (PGD-10 as an attack runs it: eval mode, frozen statistics, 10 x forward and input
  * gradient of the cross-entropy, no weight gradients). DEVICE: cpu (default), cuda (FP32) or cuda-tf32 (GEMMs on
  * TF32 tensor cores); on a GPU the input batch is uploaded from the host every step.
@@ -43,11 +44,12 @@ static int cmpd(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    fr_set_prog("bench_nets", "bench_nets ARCH INPUT BATCH train|infer|profile [ITERS [cpu|cuda|cuda-tf32]]");
+    fr_set_prog("bench_nets", "bench_nets ARCH INPUT BATCH train|infer|profile|profile-infer|pgd [ITERS [cpu|cuda|cuda-tf32]]");
     if (argc < 5) fr_usage("missing arguments");
     const char *arch = argv[1], *mode = argv[4];
     int input = atoi(argv[2]), batch = atoi(argv[3]), iters = argc > 5 ? atoi(argv[5]) : 5;
-    int profile = !strcmp(mode, "profile"), train = profile || !strcmp(mode, "train"), pgd = !strcmp(mode, "pgd");
+    int profile = !strcmp(mode, "profile") || !strcmp(mode, "profile-infer"), pgd = !strcmp(mode, "pgd");
+    int train = !strcmp(mode, "profile") || !strcmp(mode, "train");
     int emb = !strcmp(arch, "resnet18-cifar") ? 10 : 512;
     // FR_CONV_DIRECT=0 measures the GEMM path alone (common/conv_direct.c: -1 auto, 1 always)
     if (getenv("FR_CONV_DIRECT")) fr_conv_direct = atoi(getenv("FR_CONV_DIRECT"));
