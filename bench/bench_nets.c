@@ -59,6 +59,8 @@ int main(int argc, char **argv) {
     if (!n || net_finalize(n, !train && !pgd)) fr_die("%s", fr_errmsg());
     // FR_FUSE=0: batch norms and their activations as separate passes (Node.fused)
     if (getenv("FR_FUSE")) n->fuse_off = !atoi(getenv("FR_FUSE"));
+    // FR_MICRO=K: a frozen network's forward pass in chunks of K samples (Net.micro)
+    if (getenv("FR_MICRO")) n->micro = atoi(getenv("FR_MICRO"));
     net_init(n, 1);
     const char *dev = argc > 6 ? argv[6] : "cpu";
     int warm = 1;

@@ -564,6 +564,7 @@ Net *net_new(const char *name) {
     net->input_grad = 1;
     net->output = -1;
     net->seed = 1337;
+    net->micro = 8;  // measured: MobileFaceNet inference at batch 64, +10-30% (4-8 best); IR-18 unchanged
     return net;
 }
 
@@ -706,16 +707,17 @@ float *net_param_data(Net *net, const char *name) {
 
 void net_alloc(Net *net, int batch) {
     FR_ASSERT(net->finalized);
-    if (net->batch == batch && net->act) return;
+    int mb = net->frozen && !net->be->device && net->micro > 0 && batch > net->micro ? net->micro : batch;
+    if (net->batch == batch && net->mb == mb && net->act) return;
     if (net->act) net->be->release(net->act), net->act = NULL;
     if (net->ws) net->be->release(net->ws), net->ws = NULL;
     size_t total = 0, ws = 0, tmp = 0;
     for (int i = 0; i < net->nn; i++) {
         Node *n = &net->nodes[i];
-        size_t r = (size_t)batch * shape_numel(n->out);
-        size_t sv = n->type->saved ? n->type->saved(n, net, batch) : 0;
+        size_t r = (size_t)(i == net->output ? batch : mb) * shape_numel(n->out);
+        size_t sv = n->type->saved ? n->type->saved(n, net, mb) : 0;
         total += ((r + 15) & ~(size_t)15) * (net->frozen ? 1 : 2) + ((sv + 15) & ~(size_t)15);
-        size_t w = n->type->ws ? n->type->ws(n, net, batch) : 0;
+        size_t w = n->type->ws ? n->type->ws(n, net, mb) : 0;
         if (w > ws) ws = w;
         // scratch for the gradients of inputs that several nodes consume
         size_t need = 0;
@@ -733,14 +735,14 @@ void net_alloc(Net *net, int batch) {
     float *p = net->act;
     for (int i = 0; i < net->nn; i++) {
         Node *n = &net->nodes[i];
-        size_t r = ((size_t)batch * shape_numel(n->out) + 15) & ~(size_t)15;
-        size_t sv = n->type->saved ? n->type->saved(n, net, batch) : 0;
+        size_t r = ((size_t)(i == net->output ? batch : mb) * shape_numel(n->out) + 15) & ~(size_t)15;
+        size_t sv = n->type->saved ? n->type->saved(n, net, mb) : 0;
         n->y = p, p += r;
         n->dy = net->frozen ? NULL : p;
         if (!net->frozen) p += r;
         n->saved = p, p += (sv + 15) & ~(size_t)15;
     }
-    net->batch = batch;
+    net->batch = batch, net->mb = mb;
 }
 
 static double prof_now(Net *net) {
@@ -789,17 +791,36 @@ void net_profile_print(const Net *net, FILE *f) {
                 all > 0 ? 100 * (tf[k] + tb[k]) / all : 0);
 }
 
-float *net_forward(Net *net, const float *x, int batch) {
-    net_alloc(net, batch);
+static void run_forward(Net *net, const float *x, int batch, int first) {
     Node *in = &net->nodes[0];
     net->be->upload(in->y, x, sizeof(float) * batch * shape_numel(in->out));
     for (int i = 1; i < net->nn; i++) {
         if (net->nodes[i].fused < 0 && fuse_on(net, &net->nodes[i])) continue;  // its batch norm wrote it
         double t0 = net->prof ? prof_now(net) : 0;
         net->nodes[i].type->forward(&net->nodes[i], net, batch);
-        if (net->prof) net->prof[3 * i] += prof_now(net) - t0, net->prof[3 * i + 2] += 1;
+        if (net->prof) net->prof[3 * i] += prof_now(net) - t0, net->prof[3 * i + 2] += first;
     }
-    return net_out(net)->y;
+}
+
+// A frozen network's samples are independent (eval mode), so with net->micro set the
+// batch runs through the whole graph a chunk at a time: each activation then holds a
+// few samples and stays in cache between layers instead of streaming through memory.
+// The output node keeps every row; each chunk writes its rows in place.
+float *net_forward(Net *net, const float *x, int batch) {
+    net_alloc(net, batch);
+    if (net->mb == batch) {
+        run_forward(net, x, batch, 1);
+        return net_out(net)->y;
+    }
+    Node *out = net_out(net);
+    float *all = out->y;
+    size_t in_n = shape_numel(net->nodes[0].out), out_n = shape_numel(out->out);
+    for (int b0 = 0; b0 < batch; b0 += net->mb) {
+        out->y = all + (size_t)b0 * out_n;
+        run_forward(net, x + (size_t)b0 * in_n, batch - b0 < net->mb ? batch - b0 : net->mb, b0 == 0);
+    }
+    out->y = all;
+    return all;
 }
 
 void net_backward(Net *net, const float *dout, int batch) {

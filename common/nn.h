@@ -99,12 +99,14 @@ struct Net {
     int input_grad;      // backward computes the input gradient (trainers turn this off)
     int dropout_off;     // dropout is the identity even in training (reference checks)
     int fuse_off;        // batch norms and their activations run apart (reference checks)
+    int micro;           // a frozen network on the CPU runs forward through chunks of this
+                         // many samples (0: the whole batch at once), see net_forward
     int output;
     // segments of a batch with their own BN statistics, and (dual BN) which set each updates
     int nseg, seg[NN_MAX_SEG + 1], seg_set[NN_MAX_SEG];
     uint64_t seed, step; // dropout masks: (seed, RNG_DROPOUT, step)
     // activations
-    int batch;
+    int batch, mb;       // the batch allocated, and the rows of each activation but the output's
     float *act, *ws, *gtmp;
     size_t act_floats, ws_floats;
     FrPrep prep;

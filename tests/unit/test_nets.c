@@ -412,6 +412,33 @@ static void t_bn_act_fused(void) {
         }
 }
 
+// A frozen network runs forward in chunks of net->micro samples (activations sized for
+// the chunk, the output's rows written in place): the same outputs as the whole batch at
+// once, with a last chunk shorter than the others, and again after the batch changes.
+static void t_micro_batches(void) {
+    const char *arch[2] = {"tiny-mfn", "tiny-ir"};
+    for (int a = 0; a < 2; a++) {
+        Net *n = backbone_new(arch[a], 16, 8);
+        REQUIRE(n && net_finalize(n, 1) == 0, "%s", fr_errmsg());
+        net_init(n, 5);
+        fill_uniform(n->pdata, n->ptotal, -0.5f, 0.5f, 80);
+        for (int i = 0; i < n->np; i++)
+            if (strstr(n->params[i].name, "running_var")) fill_uniform(n->pdata + n->params[i].off, n->params[i].n, 0.5f, 2, 81);
+        float x[7 * 3 * 16 * 16], whole[7 * 8], part[7 * 8];
+        fill_uniform(x, sizeof x / sizeof *x, -1, 1, 82);
+        n->micro = 0;
+        memcpy(whole, net_forward(n, x, 7), sizeof whole);
+        CHECK(n->mb == 7);
+        n->micro = 3;
+        memcpy(part, net_forward(n, x, 7), sizeof part);
+        CHECK(n->mb == 3 && n->batch == 7);
+        CHECK_MSG(off_by(part, whole, 7 * 8) <= 1, "%s: chunks of 3 differ from the whole batch", arch[a]);
+        memcpy(part, net_forward(n, x, 5), sizeof(float) * 5 * 8);  // reallocated for 5
+        CHECK_MSG(off_by(part, whole, 5 * 8) <= 1, "%s: a batch of 5 in chunks differs", arch[a]);
+        net_free(n);
+    }
+}
+
 // Two networks side by side, one frozen (a teacher beside its student)
 static void t_two_nets(void) {
     Net *teacher = backbone_new("tiny-ir", 16, 8), *student = backbone_new("tiny-mfn", 16, 8);
@@ -436,6 +463,7 @@ const TestCase TESTS[] = {
     {"graph_gradients", t_graph_gradients},
     {"two_nets", t_two_nets},
     {"bn_act_fused", t_bn_act_fused},
+    {"micro_batches", t_micro_batches},
     {"param_counts", t_param_counts},
     {"shapes", t_shapes},
     {"tiny_vs_torch", t_tiny_vs_torch},
