@@ -17,8 +17,10 @@
  *                 (one vector accumulator per tap, summed across lanes per plane and
  *                 in double across samples, as the phase path does)
  *
- * Each output is one thread's sum in (ky, kx) order, so results do not depend on the
- * thread count. The phase path stays the oracle (fr_conv_direct = 0).
+ * Taps a padded row or a tap parity never reaches read a row of zeros, so every FMA
+ * runs unconditionally and the accumulators stay in registers. Each output is one
+ * thread's sum in (ky, kx) order, so results do not depend on the thread count. The
+ * phase path of ops_cpu.c stays the oracle (fr_conv_direct = 0 or fr_conv_dw = 0).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,8 +43,8 @@ typedef struct DwShape {
 #define DW_R 4  // output rows per block
 
 int conv_dw_direct_ok(const ConvGeom *g) {
-    return fr_conv_direct && fr_conv_dw && conv_have_avx512() && g->groups == g->c && g->oc == g->c && g->sh == g->sw && g->sh <= 2 &&
-           g->kh * g->kw <= 64 && g->ph < g->kh && g->pw < g->kw;
+    return fr_conv_direct && fr_conv_dw && conv_have_avx512() && g->groups == g->c && g->oc == g->c &&
+           g->sh == g->sw && g->sh <= 2 && g->kh * g->kw <= 64 && g->ph < g->kh && g->pw < g->kw;
 }
 
 // lanes j (of 16) with 0 <= start + j < w
