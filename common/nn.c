@@ -707,7 +707,8 @@ float *net_param_data(Net *net, const char *name) {
 
 void net_alloc(Net *net, int batch) {
     FR_ASSERT(net->finalized);
-    int mb = net->frozen && !net->be->device && net->micro > 0 && batch > net->micro ? net->micro : batch;
+    // chunks only where samples are independent: eval mode (no batch statistics, no dropout)
+    int mb = net->frozen && !net->training && !net->be->device && net->micro > 0 && batch > net->micro ? net->micro : batch;
     if (net->batch == batch && net->mb == mb && net->act) return;
     if (net->act) net->be->release(net->act), net->act = NULL;
     if (net->ws) net->be->release(net->ws), net->ws = NULL;
@@ -802,7 +803,7 @@ static void run_forward(Net *net, const float *x, int batch, int first) {
     }
 }
 
-// A frozen network's samples are independent (eval mode), so with net->micro set the
+// A frozen network's samples are independent in eval mode, so with net->micro set the
 // batch runs through the whole graph a chunk at a time: each activation then holds a
 // few samples and stays in cache between layers instead of streaming through memory.
 // The output node keeps every row; each chunk writes its rows in place.

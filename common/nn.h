@@ -99,8 +99,8 @@ struct Net {
     int input_grad;      // backward computes the input gradient (trainers turn this off)
     int dropout_off;     // dropout is the identity even in training (reference checks)
     int fuse_off;        // batch norms and their activations run apart (reference checks)
-    int micro;           // a frozen network on the CPU runs forward through chunks of this
-                         // many samples (0: the whole batch at once), see net_forward
+    int micro;           // a frozen network on the CPU in eval mode runs forward through chunks
+                         // of this many samples (0: the whole batch at once), see net_forward
     int output;
     // segments of a batch with their own BN statistics, and (dual BN) which set each updates
     int nseg, seg[NN_MAX_SEG + 1], seg_set[NN_MAX_SEG];

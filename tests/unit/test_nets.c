@@ -435,6 +435,10 @@ static void t_micro_batches(void) {
         CHECK_MSG(off_by(part, whole, 7 * 8) <= 1, "%s: chunks of 3 differ from the whole batch", arch[a]);
         memcpy(part, net_forward(n, x, 5), sizeof(float) * 5 * 8);  // reallocated for 5
         CHECK_MSG(off_by(part, whole, 5 * 8) <= 1, "%s: a batch of 5 in chunks differs", arch[a]);
+        n->training = 1;  // batch statistics: the whole batch, never chunks
+        net_forward(n, x, 7);
+        CHECK(n->mb == 7);
+        n->training = 0;
         net_free(n);
     }
 }
