@@ -701,7 +701,7 @@ static void bn_act_backward_cpu(float *din, float *dgamma, float *dbeta, float *
             for (int n = lo; n < hi; n++) {
                 const float *x = in + ((size_t)n * g->c + c) * g->hw;
                 const float *dy = dout + ((size_t)n * g->c + c) * g->hw;
-                float a, b, d;
+                float a, b, d;  // ReLU runs as a PReLU of slope al = 0
                 if (act == FR_ACT_NONE)
                     bn_sums_plane(&a, &b, &d, x, dy, g->hw, m, r, ga, be, al, FR_ACT_NONE);
                 else
