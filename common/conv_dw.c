@@ -22,9 +22,7 @@
  * thread's sum in (ky, kx) order, so results do not depend on the thread count. The
  * phase path of ops_cpu.c stays the oracle (fr_conv_direct = 0 or fr_conv_dw = 0).
  */
-#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "msg.h"
 #include "ops.h"
@@ -221,33 +219,33 @@ void conv_dw_direct_backward(float *din, float *dw, float *db, const float *dout
     int K = g->kh * g->kw;
 #pragma omp parallel
     {
-    float *z = xcalloc((size_t)(g->w > g->ow ? g->w : g->ow) + 48, sizeof(float));
+        float *z = xcalloc((size_t)(g->w > g->ow ? g->w : g->ow) + 48, sizeof(float));
 #pragma omp for schedule(static)
-    for (int c = 0; c < g->c; c++) {
-        double dk[64] = {0}, dbias = 0;
-        for (int n = 0; n < g->n; n++) {
-            size_t q = (size_t)n * g->c + c;
-            const float *dy = dout + q * ohw;
-            if (db) {
-                float r = 0;
+        for (int c = 0; c < g->c; c++) {
+            double dk[64] = {0}, dbias = 0;
+            for (int n = 0; n < g->n; n++) {
+                size_t q = (size_t)n * g->c + c;
+                const float *dy = dout + q * ohw;
+                if (db) {
+                    float r = 0;
 #pragma omp simd reduction(+ : r)
-                for (size_t i = 0; i < ohw; i++) r += dy[i];
-                dbias += r;
+                    for (size_t i = 0; i < ohw; i++) r += dy[i];
+                    dbias += r;
+                }
+                if (dw_window(g)) {  // dk += dy x, dx = dy k
+                    const float *x = in + q * ihw, *k = w + (size_t)c * K;
+                    for (int i = 0; dw && i < K; i++) dk[i] += dy[0] * x[i];
+                    for (int i = 0; din && i < K; i++) din[q * ihw + i] = dy[0] * k[i];
+                    continue;
+                }
+                if (dw) dw_dk_any(dk, dy, in + q * ihw, &d, z);
+                if (din) dw_fwd_any(din + q * ihw, dy, w + (size_t)c * K, 0, &t, z, 1);
             }
-            if (dw_window(g)) {  // dk += dy x, dx = dy k
-                const float *x = in + q * ihw, *k = w + (size_t)c * K;
-                for (int i = 0; dw && i < K; i++) dk[i] += dy[0] * x[i];
-                for (int i = 0; din && i < K; i++) din[q * ihw + i] = dy[0] * k[i];
-                continue;
-            }
-            if (dw) dw_dk_any(dk, dy, in + q * ihw, &d, z);
-            if (din) dw_fwd_any(din + q * ihw, dy, w + (size_t)c * K, 0, &t, z, 1);
+            if (dw)
+                for (int k = 0; k < K; k++) dw[(size_t)c * K + k] += (float)dk[k];
+            if (db) db[c] += (float)dbias;
         }
-        if (dw)
-            for (int k = 0; k < K; k++) dw[(size_t)c * K + k] += (float)dk[k];
-        if (db) db[c] += (float)dbias;
-    }
-    free(z);
+        free(z);
     }
 }
 #else
