@@ -19,6 +19,8 @@
  *
  * The input gradient of a stride-1 convolution is the same operation: dy padded by
  * (KH-1-PH, KW-1-PW), through the weights transposed (C and OC swapped) and flipped.
+ * At stride 2 each of the four phases of dx is such a convolution with a part of the
+ * kernel (dx2_plan below).
  *
  * Each output element is one thread's sum over (c, ky, kx) in that order, so results
  * do not depend on the thread count. The portable GEMM path stays the oracle the unit
@@ -33,7 +35,8 @@ int fr_conv_direct = -1;
 #define DC_OB 8                // output channels per register block
 #define DC_PV 3                // vectors of 16 pixels per register block
 #define DC_PB (16 * DC_PV)     // pixels per register block
-#define DC_CHUNK ((size_t)1 << 23)  // floats of padded input per chunk of samples
+#define DC_CHUNK ((size_t)1 << 21)  // floats of padded input per chunk of samples
+#define DX2_MIN_OW 14              // the stride-2 input gradient from this many outputs wide
 
 typedef struct DcShape {
     int C, H, W, OC, kh, kw, ph, pw, st;  // input planes, kernel, padding, stride
@@ -46,6 +49,17 @@ typedef struct DcShape {
 // (zeros elsewhere), 0 reads the plane back out of them
 static void phase_copy(float *ph_base, size_t phase, float *x, int h, int w, int ph, int pw, int s, int wq,
                        int to_phases) {
+    if (to_phases && s == 1) {  // zero only the border: the rows are copied whole
+        memset(ph_base, 0, sizeof(float) * ph * wq);
+        for (int y = 0; y < h; y++) {
+            float *o = ph_base + (size_t)(y + ph) * wq;
+            memset(o, 0, sizeof(float) * pw);
+            memcpy(o + pw, x + (size_t)y * w, sizeof(float) * w);
+            memset(o + pw + w, 0, sizeof(float) * (wq - pw - w));
+        }
+        memset(ph_base + (size_t)(ph + h) * wq, 0, sizeof(float) * (phase - (size_t)(ph + h) * wq));
+        return;
+    }
     if (to_phases) memset(ph_base, 0, sizeof(float) * phase * s * s);
     for (int y = 0; y < h; y++) {
         int r = y + ph;
@@ -100,6 +114,75 @@ static size_t dc_wfloats(const DcShape *s) {
 
 static size_t dc_ws(const DcShape *s, int n) { return dc_wfloats(s) + (size_t)dc_nb(s, n) * s->C * s->plane; }
 
+// The input gradient of a stride-2 convolution, by the four phases of dx (even and
+// odd rows, even and odd columns): row r = 2u + a of dx takes the kernel rows ky with
+// a + ph - ky even, from dy row u + (a + ph - ky) / 2, so each phase is a stride-1
+// correlation of dy with a part of the kernel (3x3: 1x1, 1x2, 2x1 and 2x2 taps, the
+// nine taps once each), run by the forward's register block over dy padded by T rows
+// above and L columns left. Phases (a, 0) and (a, 1) share their wide pixels: their
+// blocks are interleaved (even and odd lanes) into whole rows of dx as they are stored.
+typedef struct Dx2 {
+    DcShape pad;             // dy padded: C = OC planes (oh, ow) in Hq x Wq
+    int C, H, W, kw;         // dx planes, the kernel's width
+    int Ha[2], Wa[2];        // rows (columns) of dx in phase 0 and 1
+    int K[2][2];             // taps of phase (a, b)
+    int offs[2][2][64];      // their offsets in a padded dy plane
+    int kidx[2][2][64];      // their kernel positions ky*kw + kx
+    size_t wpo[2][2];        // where their packed weights start
+} Dx2;
+
+// kernel positions t of phase a along one axis (a + p - t even) and their dy offsets
+static int dx2_axis(int k, int p, int a, int *t, int *d) {
+    int n = 0;
+    for (int i = 0; i < k; i++)
+        if (((a + p + i) & 1) == 0) t[n] = i, d[n] = (a + p - i) / 2, n++;
+    return n;
+}
+
+// pad: the padding before (the most negative offset) and the padded size
+static void dx2_extent(int k, int p, int out, const int *nin, int *pad, int *size) {
+    int t[64], d[64], lo = 0, hi = out;
+    for (int a = 0; a < 2; a++) {
+        int n = dx2_axis(k, p, a, t, d);
+        for (int i = 0; i < n; i++) {
+            if (-d[i] > lo) lo = -d[i];
+            if (nin[a] + d[i] > hi) hi = nin[a] + d[i];
+        }
+    }
+    *pad = lo, *size = hi + lo;
+}
+
+static void dx2_plan(const ConvGeom *g, Dx2 *d) {
+    int T, L, Hq, Wq, ty[2][64], dy[2][64], tx[2][64], dx[2][64], ny[2], nx[2];
+    d->C = g->c, d->H = g->h, d->W = g->w, d->kw = g->kw;
+    for (int a = 0; a < 2; a++) d->Ha[a] = (g->h - a + 1) / 2, d->Wa[a] = (g->w - a + 1) / 2;
+    dx2_extent(g->kh, g->ph, g->oh, d->Ha, &T, &Hq);
+    dx2_extent(g->kw, g->pw, g->ow, d->Wa, &L, &Wq);
+    DcShape s = {g->oc, g->oh, g->ow, g->c, g->kh, g->kw, T, L, 1, Hq, Wq, 0, 0, Hq, Wq, 0, 0};
+    s.phase = s.plane = (size_t)Hq * Wq + DC_PB + Wq;  // past the last row: see dx2_block
+    d->pad = s;
+    for (int a = 0; a < 2; a++)
+        ny[a] = dx2_axis(g->kh, g->ph, a, ty[a], dy[a]), nx[a] = dx2_axis(g->kw, g->pw, a, tx[a], dx[a]);
+    size_t at = 0, nob = (size_t)(g->c + DC_OB - 1) / DC_OB;
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) {
+            int k = 0;
+            for (int i = 0; i < ny[a]; i++)
+                for (int j = 0; j < nx[b]; j++, k++) {
+                    d->offs[a][b][k] = (dy[a][i] + T) * Wq + dx[b][j] + L;
+                    d->kidx[a][b][k] = ty[a][i] * g->kw + tx[b][j];
+                }
+            d->K[a][b] = k, d->wpo[a][b] = at;
+            at += nob * DC_OB * g->oc * k;
+        }
+}
+
+// the packed weights (as dc_wfloats: every tap once) and one chunk of padded dy
+static size_t dx2_ws(const Dx2 *d, const ConvGeom *g) {
+    return (size_t)(g->c + DC_OB - 1) / DC_OB * DC_OB * g->oc * g->kh * g->kw +
+           (size_t)dc_nb(&d->pad, g->n) * d->pad.C * d->pad.plane;
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define DC_TARGET __attribute__((target("avx512f")))
@@ -140,6 +223,28 @@ DC_TARGET static inline void dc_store(float *y, __m512 v, int p, const DcShape *
     }
 }
 
+// the register block: acc[o][v] = sum over input planes c and taps k of w[c][k][o] times
+// the 16 wide pixels at x + c*plane + offs[k] + 16v (K 0: zeros)
+DC_TARGET static inline __attribute__((always_inline)) void dc_acc(__m512 acc[DC_OB][DC_PV], const float *x,
+                                                                   const float *wb, const int *offs, int K, int C,
+                                                                   size_t plane) {
+    for (int o = 0; o < DC_OB; o++)
+        for (int v = 0; v < DC_PV; v++) acc[o][v] = _mm512_setzero_ps();
+    for (int c = 0; c < C; c++) {
+        const float *xc = x + (size_t)c * plane, *wc = wb + (size_t)c * K * DC_OB;
+        for (int k = 0; k < K; k++, wc += DC_OB) {
+            const float *xk = xc + offs[k];
+            __m512 x0 = _mm512_loadu_ps(xk), x1 = _mm512_loadu_ps(xk + 16), x2 = _mm512_loadu_ps(xk + 32);
+            for (int o = 0; o < DC_OB; o++) {
+                __m512 b = _mm512_set1_ps(wc[o]);
+                acc[o][0] = _mm512_fmadd_ps(b, x0, acc[o][0]);
+                acc[o][1] = _mm512_fmadd_ps(b, x1, acc[o][1]);
+                acc[o][2] = _mm512_fmadd_ps(b, x2, acc[o][2]);
+            }
+        }
+    }
+}
+
 // one sample's block of 8 output channels: y planes ob*8.. of yn, from padded xn
 DC_TARGET static void dc_block(float *yn, const float *xn, const float *wb, const float *bias, int ob,
                                const DcShape *s) {
@@ -151,21 +256,7 @@ DC_TARGET static void dc_block(float *yn, const float *xn, const float *wb, cons
     int nob = s->OC - ob * DC_OB < DC_OB ? s->OC - ob * DC_OB : DC_OB;
     for (int p0 = 0; p0 < P; p0 += DC_PB) {
         __m512 acc[DC_OB][DC_PV];
-        for (int o = 0; o < DC_OB; o++)
-            for (int v = 0; v < DC_PV; v++) acc[o][v] = _mm512_setzero_ps();
-        for (int c = 0; c < s->C; c++) {
-            const float *xc = xn + (size_t)c * s->plane + p0, *wc = wb + (size_t)c * K * DC_OB;
-            for (int k = 0; k < K; k++, wc += DC_OB) {
-                const float *xk = xc + offs[k];
-                __m512 x0 = _mm512_loadu_ps(xk), x1 = _mm512_loadu_ps(xk + 16), x2 = _mm512_loadu_ps(xk + 32);
-                for (int o = 0; o < DC_OB; o++) {
-                    __m512 b = _mm512_set1_ps(wc[o]);
-                    acc[o][0] = _mm512_fmadd_ps(b, x0, acc[o][0]);
-                    acc[o][1] = _mm512_fmadd_ps(b, x1, acc[o][1]);
-                    acc[o][2] = _mm512_fmadd_ps(b, x2, acc[o][2]);
-                }
-            }
-        }
+        dc_acc(acc, xn + p0, wb, offs, K, s->C, s->plane);
         for (int o = 0; o < nob; o++) {
             int oc = ob * DC_OB + o;
             float *yo = yn + (size_t)oc * s->oh * s->ow;
@@ -190,10 +281,72 @@ static void dc_run(float *y, const float *x, const float *wp, const float *bias,
                          wp + (size_t)ob * s->C * K * DC_OB, bias, ob, s);
     }
 }
+// 16 wide pixels from p of phases (a, 0) in v0 and (a, 1) in v1: dx row 2i + a,
+// columns 2j, 2j + 1, ... (lanes past the phase's rows or columns are dropped)
+DC_TARGET static inline void dx2_store(float *x, __m512 v0, __m512 v1, int p, int a, const Dx2 *d) {
+    int Wq = d->pad.Wq, i = p / Wq, j = p % Wq;
+    if (j + 16 <= d->Wa[1] && i < d->Ha[a]) {  // 32 columns inside one row
+        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        float *r = x + (size_t)(2 * i + a) * d->W + 2 * j;
+        _mm512_storeu_ps(r, _mm512_permutex2var_ps(v0, lo, v1));
+        _mm512_storeu_ps(r + 16, _mm512_permutex2var_ps(v0, hi, v1));
+        return;
+    }
+    float l0[16], l1[16];
+    _mm512_storeu_ps(l0, v0);
+    _mm512_storeu_ps(l1, v1);
+    for (int m = 0; m < 16; m++, j++) {
+        if (j == Wq) j = 0, i++;
+        if (i >= d->Ha[a]) break;
+        float *r = x + (size_t)(2 * i + a) * d->W + 2 * j;
+        if (j < d->Wa[0]) r[0] = l0[m];
+        if (j < d->Wa[1]) r[1] = l1[m];
+    }
+}
+
+// one sample's block of 8 dx planes (ob*8..) from padded dy planes yp. Reads reach
+// past a phase's last row by at most 47 + Wq floats beyond Hq*Wq: the planes' slack.
+DC_TARGET static void dx2_block(float *dxn, const float *yp, const float *wp, int ob, const Dx2 *d) {
+    int nob = d->C - ob * DC_OB < DC_OB ? d->C - ob * DC_OB : DC_OB, OC = d->pad.C;
+    size_t hw = (size_t)d->H * d->W;
+    for (int a = 0; a < 2; a++) {
+        int P = d->Ha[a] * d->pad.Wq;
+        const float *w0 = wp + d->wpo[a][0] + (size_t)ob * OC * d->K[a][0] * DC_OB;
+        const float *w1 = wp + d->wpo[a][1] + (size_t)ob * OC * d->K[a][1] * DC_OB;
+        for (int p0 = 0; p0 < P; p0 += DC_PB) {
+            __m512 acc[DC_OB][DC_PV], even[DC_OB][DC_PV];
+            dc_acc(acc, yp + p0, w0, d->offs[a][0], d->K[a][0], OC, d->pad.plane);
+            for (int o = 0; o < DC_OB; o++)
+                for (int v = 0; v < DC_PV; v++) even[o][v] = acc[o][v];
+            dc_acc(acc, yp + p0, w1, d->offs[a][1], d->K[a][1], OC, d->pad.plane);
+            for (int o = 0; o < nob; o++)
+                for (int v = 0; v < DC_PV; v++)
+                    if (p0 + 16 * v < P)
+                        dx2_store(dxn + (size_t)(ob * DC_OB + o) * hw, even[o][v], acc[o][v], p0 + 16 * v, a, d);
+        }
+    }
+}
+
+static void dx2_run(float *dx, const float *dy, const float *wp, int n, const Dx2 *d, float *yp) {
+    int nb = dc_nb(&d->pad, n), nob = (d->C + DC_OB - 1) / DC_OB;
+    size_t in_n = (size_t)d->pad.C * d->pad.H * d->pad.W, out_n = (size_t)d->C * d->H * d->W;
+    for (int n0 = 0; n0 < n; n0 += nb) {
+        int m = n - n0 < nb ? n - n0 : nb;
+        dc_pad(yp, dy + (size_t)n0 * in_n, m, &d->pad);
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int b = 0; b < m; b++)
+            for (int ob = 0; ob < nob; ob++)
+                dx2_block(dx + (size_t)(n0 + b) * out_n, yp + (size_t)b * d->pad.C * d->pad.plane, wp, ob, d);
+    }
+}
 #else
 int conv_have_avx512(void) { return 0; }
 static void dc_run(float *y, const float *x, const float *wp, const float *bias, int n, const DcShape *s, float *xp) {
     (void)y, (void)x, (void)wp, (void)bias, (void)n, (void)s, (void)xp;
+}
+static void dx2_run(float *dx, const float *dy, const float *wp, int n, const Dx2 *d, float *yp) {
+    (void)dx, (void)dy, (void)wp, (void)n, (void)d, (void)yp;
 }
 #endif
 
@@ -219,21 +372,29 @@ int conv_direct_ok(const ConvGeom *g) {
     return fr_conv_direct > 0 || (g->ow >= (g->sh == 1 ? 14 : 28) && g->kh * g->kw > 1);
 }
 
-// the input gradient of a strided convolution is not a convolution: GEMM path
-int conv_direct_dx_ok(const ConvGeom *g) { return g->sh == 1 && conv_direct_ok(g); }
+// the input gradient: stride 1 as a convolution of dy; stride 2 by the phases of dx
+// (dx2_plan) from 14 outputs wide. Measured, 3x3 stride 2, C = OC, 2 threads, GEMM ->
+// phases in GFLOP/s: 64@112 94 -> 151, 128@56 115 -> 175, 256@28 148 -> 166, 128@32
+// 121 -> 169; but 256@16 153 -> 140, 512@14 161 -> 103, 512@8 142 -> 71 (rows of 8
+// and 7 wide pixels leave most of a 48-pixel block empty)
+int conv_direct_dx_ok(const ConvGeom *g) {
+    if (g->sh == 1) return conv_direct_ok(g);
+    return fr_conv_direct && dc_fits(g) && (fr_conv_direct > 0 || (g->ow >= DX2_MIN_OW && g->kh * g->kw > 1));
+}
 
 size_t conv_direct_ws_floats(const ConvGeom *g) {
     if (!dc_fits(g)) return 0;
     DcShape f = fwd_shape(g), b = dx_shape(g);
-    size_t a = dc_ws(&f, g->n), c = g->sh == 1 ? dc_ws(&b, g->n) : 0;
+    Dx2 d;
+    size_t a = dc_ws(&f, g->n), c = g->sh == 1 ? dc_ws(&b, g->n) : (dx2_plan(g, &d), dx2_ws(&d, g));
     return a > c ? a : c;
 }
 
 // Weights packed per register block: wp[ob][i][k][o] = weight of output o = ob*8+o from
-// input i at tap k, zero past nout. Forward: outputs are OC, inputs C, w[o][i][k]. The
-// input gradient: outputs are C, inputs OC, the kernel transposed and flipped,
-// w[i][o][K-1-k].
-static void dc_pack(float *wp, const float *w, int nout, int nin, int K, int transposed) {
+// input i at tap k (kernel position kidx[k] of kk), zero past nout. Forward: outputs
+// are OC, inputs C, w[o][i][kidx[k]]. The input gradient: outputs are C, inputs OC,
+// the kernel transposed, w[i][o][kidx[k]] (stride 1: flipped, kidx[k] = kk-1-k).
+static void dc_pack(float *wp, const float *w, int nout, int nin, int K, const int *kidx, int kk, int transposed) {
     int nob = (nout + DC_OB - 1) / DC_OB;
 #pragma omp parallel for schedule(static)
     for (int ob = 0; ob < nob; ob++)
@@ -241,19 +402,35 @@ static void dc_pack(float *wp, const float *w, int nout, int nin, int K, int tra
             for (int k = 0; k < K; k++)
                 for (int o = 0; o < DC_OB; o++) {
                     int oo = ob * DC_OB + o;
-                    size_t src = transposed ? ((size_t)i * nout + oo) * K + (K - 1 - k) : ((size_t)oo * nin + i) * K + k;
+                    size_t src = transposed ? ((size_t)i * nout + oo) * kk + kidx[k] : ((size_t)oo * nin + i) * kk + kidx[k];
                     wp[(((size_t)ob * nin + i) * K + k) * DC_OB + o] = oo < nout ? w[src] : 0;
                 }
 }
 
 void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
     DcShape s = fwd_shape(g);
-    dc_pack(ws, w, g->oc, g->c, g->kh * g->kw, 0);
+    int kk = g->kh * g->kw, kidx[64];
+    for (int k = 0; k < kk; k++) kidx[k] = k;
+    dc_pack(ws, w, g->oc, g->c, kk, kidx, kk, 0);
     dc_run(out, in, ws, b, g->n, &s, ws + dc_wfloats(&s));
 }
 
 void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws) {
+    int kk = g->kh * g->kw, kidx[64];
+    if (g->sh == 2) {
+        Dx2 d;
+        dx2_plan(g, &d);
+        size_t wfl = 0;
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++) {
+                dc_pack(ws + d.wpo[a][b], w, g->c, g->oc, d.K[a][b], d.kidx[a][b], kk, 1);
+                wfl += (size_t)(g->c + DC_OB - 1) / DC_OB * DC_OB * g->oc * d.K[a][b];
+            }
+        dx2_run(din, dout, ws, g->n, &d, ws + wfl);
+        return;
+    }
     DcShape s = dx_shape(g);
-    dc_pack(ws, w, g->c, g->oc, g->kh * g->kw, 1);
+    for (int k = 0; k < kk; k++) kidx[k] = kk - 1 - k;
+    dc_pack(ws, w, g->c, g->oc, kk, kidx, kk, 1);
     dc_run(din, dout, ws, NULL, g->n, &s, ws + dc_wfloats(&s));
 }

@@ -29,11 +29,10 @@ typedef struct ConvGeom {
 int conv_geom(ConvGeom *g);
 // Workspace floats conv2d needs (im2col of one sample and one group).
 size_t conv2d_ws_floats(const ConvGeom *g);
-// The CPU backend's direct path (common/conv_direct.c, AVX-512): whether it runs for
-// g (stride 1 or 2; the input gradient stride 1 only), its workspace, forward and
-// input gradient. fr_conv_direct: -1 (default)
-// where it pays (wide maps), 0 never (the GEMM path, the tests' oracle), 1 wherever
-// the shape allows.
+// The CPU backend's direct path (common/conv_direct.c, AVX-512, stride 1 or 2): whether
+// it runs for g's forward and input gradient, its workspace, forward and input
+// gradient. fr_conv_direct: -1 (default) where it pays (wide maps), 0 never (the GEMM
+// path, the tests' oracle), 1 wherever the shape allows.
 extern int fr_conv_direct;
 int conv_direct_ok(const ConvGeom *g);
 int conv_direct_dx_ok(const ConvGeom *g);

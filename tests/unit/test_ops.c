@@ -101,17 +101,24 @@ static void t_conv_direct(void) {
     direct_vs_gemm(2, 24, 14, 14, 32, 1, 1, 1, 0, 0, 0);  // pointwise
     direct_vs_gemm(1, 5, 11, 19, 7, 5, 3, 1, 2, 1, 1);    // 5x3 kernel, unequal padding
     direct_vs_gemm(2, 6, 9, 12, 8, 3, 3, 1, 0, 0, 0);     // no padding
-    // stride 2 (forward through the phases; the input gradient stays on the GEMM path)
+    // stride 2 (forward through the phases of x, the input gradient by the phases of dx)
     direct_vs_gemm(2, 16, 30, 29, 12, 3, 3, 2, 1, 1, 1);  // even and odd sides
     direct_vs_gemm(2, 5, 31, 31, 16, 3, 3, 2, 1, 1, 0);
     direct_vs_gemm(1, 4, 12, 15, 9, 5, 3, 2, 2, 1, 1);    // 5x3, unequal padding
-    direct_vs_gemm(2, 8, 14, 14, 8, 1, 1, 2, 0, 0, 0);    // the IR shortcut: 1x1 stride 2
+    direct_vs_gemm(2, 8, 14, 14, 8, 1, 1, 2, 0, 0, 0);    // the IR shortcut: 1x1 stride 2 (odd phases zero)
+    direct_vs_gemm(2, 9, 70, 67, 10, 3, 3, 2, 1, 1, 0);   // rows of 35 and 34 through the 32-column stores
+    direct_vs_gemm(2, 6, 13, 11, 8, 3, 3, 2, 0, 0, 1);    // no padding: dx's last row and column untouched
+    direct_vs_gemm(1, 3, 23, 25, 8, 7, 7, 2, 3, 3, 0);    // 7x7: four taps by four in one phase
+    direct_vs_gemm(2, 4, 16, 18, 5, 2, 2, 2, 0, 0, 1);    // 2x2: one tap per phase
+    direct_vs_gemm(2, 4, 17, 9, 6, 4, 4, 2, 1, 1, 0);     // 4x4, odd sides
+    direct_vs_gemm(1, 4, 3, 2, 6, 3, 3, 2, 1, 1, 0);      // one output column
     // the direct path by central differences as well, not only against the GEMM path
     int saved = fr_conv_direct;
     fr_conv_direct = 1;
     check_conv(2, 5, 9, 7, 10, 3, 3, 1, 1, 1, 1);
     check_conv(1, 4, 6, 5, 3, 5, 3, 1, 2, 1, 0);
     check_conv(2, 3, 9, 8, 5, 3, 3, 2, 1, 1, 1);
+    check_conv(1, 3, 11, 10, 4, 5, 5, 2, 2, 1, 0);
     fr_conv_direct = saved;
 }
 
