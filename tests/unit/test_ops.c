@@ -58,7 +58,7 @@ static void check_conv(int n, int c, int h, int w, int oc, int kh, int kw, int s
 // The direct stride-1 path (common/conv_direct.c) against the GEMM path, the oracle:
 // forward with and without bias, and the input gradient, on shapes where the wide
 // rows span several vectors, one vector spans several rows, OC and C are not
-// multiples of the register block, kernels are 1x1, 3x3 and 5x3. The weight and bias
+// multiples of the register block, kernels are 1x1 to 7x7. The weight and bias
 // gradients take the GEMM path in both modes and must be identical.
 static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, int st, int ph, int pw, int bias) {
     ConvGeom g = {n, c, h, w, oc, kh, kw, st, st, ph, pw, 1, 0, 0};
@@ -112,6 +112,9 @@ static void t_conv_direct(void) {
     direct_vs_gemm(2, 4, 16, 18, 5, 2, 2, 2, 0, 0, 1);    // 2x2: one tap per phase
     direct_vs_gemm(2, 4, 17, 9, 6, 4, 4, 2, 1, 1, 0);     // 4x4, odd sides
     direct_vs_gemm(1, 4, 3, 2, 6, 3, 3, 2, 1, 1, 0);      // one output column
+    // samples in several chunks of padded planes (DC_CHUNK)
+    direct_vs_gemm(3, 64, 130, 130, 16, 3, 3, 1, 1, 1, 0);
+    direct_vs_gemm(3, 40, 200, 199, 24, 3, 3, 2, 1, 1, 0);
     // the direct path by central differences as well, not only against the GEMM path
     int saved = fr_conv_direct;
     fr_conv_direct = 1;
