@@ -53,6 +53,7 @@ int main(int argc, char **argv) {
     int emb = !strcmp(arch, "resnet18-cifar") ? 10 : 512;
     // FR_CONV_DIRECT=0 measures the GEMM path alone (common/conv_direct.c: -1 auto, 1 always)
     if (getenv("FR_CONV_DIRECT")) fr_conv_direct = atoi(getenv("FR_CONV_DIRECT"));
+    if (getenv("FR_CONV_CB")) fr_conv_cb = atoi(getenv("FR_CONV_CB"));
     // FR_CONV_DW=0: depthwise layers through the phase path (common/conv_dw.c off)
     if (getenv("FR_CONV_DW")) fr_conv_dw = atoi(getenv("FR_CONV_DW"));
     Net *n = backbone_new(arch, input, emb);

@@ -30,13 +30,15 @@
 
 #include "ops.h"
 
-int fr_conv_direct = -1;
+int fr_conv_direct = -1, fr_conv_cb = -1;
 
 #define DC_OB 8                // output channels per register block
 #define DC_PV 3                // vectors of 16 pixels per register block
 #define DC_PB (16 * DC_PV)     // pixels per register block
+#define CB_NP 6                // output pixels per channel block
+#define CB_OB 64               // output channels per channel block (4 vectors)
 #define DC_CHUNK ((size_t)1 << 21)  // floats of padded input per chunk of samples
-#define DX2_MIN_OW 14              // the stride-2 input gradient from this many outputs wide
+#define CB_MIN_CK 288          // channel blocks from this many products per output (32 x 3x3)
 
 typedef struct DcShape {
     int C, H, W, OC, kh, kw, ph, pw, st;  // input planes, kernel, padding, stride
@@ -109,8 +111,24 @@ static int dc_nb(const DcShape *s, int n) {
 }
 
 static size_t dc_wfloats(const DcShape *s) {
-    return (size_t)(s->OC + DC_OB - 1) / DC_OB * DC_OB * s->C * s->kh * s->kw;
+    return (size_t)(s->OC + CB_OB - 1) / CB_OB * CB_OB * s->C * s->kh * s->kw;  // either block
 }
+
+// where tap k reads in a padded plane, from the output pixel's (row, column) in phase 0
+static void dc_offs(const DcShape *s, int *offs) {
+    for (int k = 0; k < s->kh * s->kw; k++) {
+        int ky = k / s->kw, kx = k % s->kw;
+        offs[k] = (int)((ky % s->st * s->st + kx % s->st) * s->phase) + ky / s->st * s->Wq + kx / s->st;
+    }
+}
+
+// the output pixels a channel block enumerates: (u, v) of rows x cols per sample; the
+// input at n*in_n + u*Wq + v (and the tap's offset), the output at n*out_n + out0 +
+// u*out_rs + v*out_cs, its channels chs apart
+typedef struct CbPix {
+    int rows, cols, Wq;
+    size_t in_n, out_n, out0, out_rs, out_cs, chs;
+} CbPix;
 
 static size_t dc_ws(const DcShape *s, int n) { return dc_wfloats(s) + (size_t)dc_nb(s, n) * s->C * s->plane; }
 
@@ -163,7 +181,7 @@ static void dx2_plan(const ConvGeom *g, Dx2 *d) {
     d->pad = s;
     for (int a = 0; a < 2; a++)
         ny[a] = dx2_axis(g->kh, g->ph, a, ty[a], dy[a]), nx[a] = dx2_axis(g->kw, g->pw, a, tx[a], dx[a]);
-    size_t at = 0, nob = (size_t)(g->c + DC_OB - 1) / DC_OB;
+    size_t at = 0, nob = (size_t)(g->c + CB_OB - 1) / CB_OB;  // room for either block
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < 2; b++) {
             int k = 0;
@@ -173,13 +191,13 @@ static void dx2_plan(const ConvGeom *g, Dx2 *d) {
                     d->kidx[a][b][k] = ty[a][i] * g->kw + tx[b][j];
                 }
             d->K[a][b] = k, d->wpo[a][b] = at;
-            at += nob * DC_OB * g->oc * k;
+            at += nob * CB_OB * g->oc * k;
         }
 }
 
 // the packed weights (as dc_wfloats: every tap once) and one chunk of padded dy
 static size_t dx2_ws(const Dx2 *d, const ConvGeom *g) {
-    return (size_t)(g->c + DC_OB - 1) / DC_OB * DC_OB * g->oc * g->kh * g->kw +
+    return (size_t)(g->c + CB_OB - 1) / CB_OB * CB_OB * g->oc * g->kh * g->kw +
            (size_t)dc_nb(&d->pad, g->n) * d->pad.C * d->pad.plane;
 }
 
@@ -249,10 +267,7 @@ DC_TARGET static inline __attribute__((always_inline)) void dc_acc(__m512 acc[DC
 DC_TARGET static void dc_block(float *yn, const float *xn, const float *wb, const float *bias, int ob,
                                const DcShape *s) {
     int K = s->kh * s->kw, P = s->oh * s->Wq, offs[64];
-    for (int k = 0; k < K; k++) {
-        int ky = k / s->kw, kx = k % s->kw;
-        offs[k] = (int)((ky % s->st * s->st + kx % s->st) * s->phase) + ky / s->st * s->Wq + kx / s->st;
-    }
+    dc_offs(s, offs);
     int nob = s->OC - ob * DC_OB < DC_OB ? s->OC - ob * DC_OB : DC_OB;
     for (int p0 = 0; p0 < P; p0 += DC_PB) {
         __m512 acc[DC_OB][DC_PV];
@@ -340,12 +355,117 @@ static void dx2_run(float *dx, const float *dy, const float *wp, int n, const Dx
                 dx2_block(dx + (size_t)(n0 + b) * out_n, yp + (size_t)b * d->pad.C * d->pad.plane, wp, ob, d);
     }
 }
+// Channel blocks, for maps too small for wide rows (8x8: a 48-pixel block holds under
+// five rows of 10 wide pixels, a fifth of them dropped, and a sample's 80 fill two
+// blocks): the register block runs over output channels instead, 6 output pixels x 64
+// channels (4 vectors); per input plane and tap, 4 vector loads of weights (packed
+// [OC/64][C][K][64]) and 6 broadcasts of input pixels feed 24 FMAs. The pixels are
+// enumerated (no wide columns), any 6 of the chunk, and stored by scatters along the
+// channels. Each output is one block's sum over (c, k) in order, as in dc_block.
+DC_TARGET static inline __attribute__((always_inline)) void cb_acc(__m512 acc[CB_NP][4], const float *x, const int *xo,
+                                                                   size_t plane, int C, const int *offs, int K,
+                                                                   const float *wb) {
+    const float *q[CB_NP];
+    for (int j = 0; j < CB_NP; j++) {
+        q[j] = x + xo[j];
+        for (int v = 0; v < 4; v++) acc[j][v] = _mm512_setzero_ps();
+    }
+    for (int c = 0; c < C; c++) {
+        const float *wc = wb + (size_t)c * K * CB_OB;
+        for (int k = 0; k < K; k++, wc += CB_OB) {
+            __m512 w0 = _mm512_loadu_ps(wc), w1 = _mm512_loadu_ps(wc + 16), w2 = _mm512_loadu_ps(wc + 32),
+                   w3 = _mm512_loadu_ps(wc + 48);
+            int o = offs[k];
+            for (int j = 0; j < CB_NP; j++) {
+                __m512 b = _mm512_set1_ps(q[j][o]);
+                acc[j][0] = _mm512_fmadd_ps(b, w0, acc[j][0]);
+                acc[j][1] = _mm512_fmadd_ps(b, w1, acc[j][1]);
+                acc[j][2] = _mm512_fmadd_ps(b, w2, acc[j][2]);
+                acc[j][3] = _mm512_fmadd_ps(b, w3, acc[j][3]);
+            }
+        }
+        for (int j = 0; j < CB_NP; j++) q[j] += plane;
+    }
+}
+
+// block blk of 6 pixels (the last ones repeat the chunk's last pixel, not stored) for
+// output channels ob*64.. < nout, + bias
+DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const float *bias, int nout, int ob, long blk,
+                               int m, const int *offs, int K, int C, size_t plane, const CbPix *px) {
+    size_t np = (size_t)px->rows * px->cols, total = (size_t)m * np, first = (size_t)blk * CB_NP, yo[CB_NP];
+    int cnt = total - first < CB_NP ? (int)(total - first) : CB_NP, xo[CB_NP];
+    for (int j = 0; j < CB_NP; j++) {
+        size_t pix = first + (j < cnt ? j : cnt - 1), n = pix / np, r = pix % np;
+        int u = (int)(r / px->cols), v = (int)(r % px->cols);
+        xo[j] = (int)(n * px->in_n) + u * px->Wq + v;
+        yo[j] = n * px->out_n + px->out0 + u * px->out_rs + v * px->out_cs;
+    }
+    __m512 acc[CB_NP][4];
+    cb_acc(acc, xp, xo, plane, C, offs, K, wb);
+    const __m512i lane =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32((int)px->chs));
+    for (int v = 0; v < 4; v++) {
+        int o0 = ob * CB_OB + 16 * v, left = nout - o0;
+        if (left <= 0) break;
+        __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        __m512 bv = bias ? _mm512_maskz_loadu_ps(mk, bias + o0) : _mm512_setzero_ps();
+        for (int j = 0; j < cnt; j++)
+            _mm512_mask_i32scatter_ps(y + yo[j] + (size_t)o0 * px->chs, mk, lane, _mm512_add_ps(acc[j][v], bv), 4);
+    }
+}
+
+// outputs of px for one chunk of m samples (y at its first sample) from padded planes xp
+static void cb_pass(float *y, const float *xp, const float *wp, const float *bias, int nout, int m, const int *offs,
+                    int K, int C, size_t plane, const CbPix *px) {
+    long nob = (nout + CB_OB - 1) / CB_OB, nblk = (long)(((size_t)m * px->rows * px->cols + CB_NP - 1) / CB_NP);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (long ob = 0; ob < nob; ob++)
+        for (long b = 0; b < nblk; b++)
+            cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, bias, nout, (int)ob, b, m, offs, K, C, plane, px);
+}
+
+// as dc_run, by channel blocks (weights packed for them)
+static void cb_run(float *y, const float *x, const float *wp, const float *bias, int n, const DcShape *s, float *xp) {
+    int nb = dc_nb(s, n), offs[64];
+    dc_offs(s, offs);
+    size_t in_n = (size_t)s->C * s->H * s->W, out_n = (size_t)s->OC * s->oh * s->ow;
+    CbPix px = {s->oh, s->ow, s->Wq, (size_t)s->C * s->plane, out_n, 0, (size_t)s->ow, 1, (size_t)s->oh * s->ow};
+    for (int n0 = 0; n0 < n; n0 += nb) {
+        int m = n - n0 < nb ? n - n0 : nb;
+        dc_pad(xp, x + (size_t)n0 * in_n, m, s);
+        cb_pass(y + (size_t)n0 * out_n, xp, wp, bias, s->OC, m, offs, s->kh * s->kw, s->C, s->plane, &px);
+    }
+}
+
+// as dx2_run, by channel blocks: each phase of dx a pass of its own, stored in place
+static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2 *d, float *yp) {
+    int nb = dc_nb(&d->pad, n), OC = d->pad.C;
+    size_t in_n = (size_t)OC * d->pad.H * d->pad.W, out_n = (size_t)d->C * d->H * d->W;
+    for (int n0 = 0; n0 < n; n0 += nb) {
+        int m = n - n0 < nb ? n - n0 : nb;
+        dc_pad(yp, dy + (size_t)n0 * in_n, m, &d->pad);
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++) {
+                CbPix px = {d->Ha[a], d->Wa[b], d->pad.Wq, (size_t)OC * d->pad.plane, out_n, (size_t)a * d->W + b,
+                            (size_t)2 * d->W, 2, (size_t)d->H * d->W};
+                if (px.rows > 0 && px.cols > 0)
+                    cb_pass(dx + (size_t)n0 * out_n, yp, wp + d->wpo[a][b], NULL, d->C, m, d->offs[a][b], d->K[a][b], OC,
+                            d->pad.plane, &px);
+            }
+    }
+}
 #else
 int conv_have_avx512(void) { return 0; }
 static void dc_run(float *y, const float *x, const float *wp, const float *bias, int n, const DcShape *s, float *xp) {
     (void)y, (void)x, (void)wp, (void)bias, (void)n, (void)s, (void)xp;
 }
 static void dx2_run(float *dx, const float *dy, const float *wp, int n, const Dx2 *d, float *yp) {
+    (void)dx, (void)dy, (void)wp, (void)n, (void)d, (void)yp;
+}
+static void cb_run(float *y, const float *x, const float *wp, const float *bias, int n, const DcShape *s, float *xp) {
+    (void)y, (void)x, (void)wp, (void)bias, (void)n, (void)s, (void)xp;
+}
+static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2 *d, float *yp) {
     (void)dx, (void)dy, (void)wp, (void)n, (void)d, (void)yp;
 }
 #endif
@@ -363,24 +483,41 @@ static int dc_fits(const ConvGeom *g) {
            conv_have_avx512();
 }
 
-int conv_direct_ok(const ConvGeom *g) {
+// which kernel runs: 0 the GEMM path, 1 wide pixels, 2 channel blocks (fr_conv_cb 1:
+// wherever the shape fits; fr_conv_direct 1: wide pixels wherever the shape fits).
+// Automatic, measured (bench drivers over libfr.a, 3x3, 2 threads, best of 3 runs of 4
+// in GFLOP/s, GEMM / wide / channel blocks; "-" where the wide path was not in use):
+//   forward, stride 1: C=64 32x32 - / 191 / 167, C=64 56x56 - / 198 / 196, C=128 16x16
+//   - / 184 / 198, C=128 28x28 - / 198 / 210, C=256 14x14 - / 180 / 208, C=512 7x7
+//   188 / - / 202, C=512 4x4 176 / - / 199;
+//   forward, stride 2: C=64 56->28 135 / 178 / 185, C=64 32->16 131 / - / 176, C=128
+//   16->8 163 / - / 193, C=256 8->4 176 / - / 193, C=256 28->14 171 / - / 201, C=512
+//   14->7 187 / - / 186;
+//   input gradient (sums over OC), stride 1: OC=512 7x7 172 / - / 207, OC=512 4x4
+//   149 / - / 200, OC=256 14x14 - / 179 / 207, OC=128 16x16 - / 184 / 197, OC=64 32x32
+//   - / 191 / 167;
+//   input gradient, stride 2 (wide: dx2_plan): OC=128 32->16 126 / 160 / 123, OC=128
+//   56->28 134 / 181 / 154, OC=256 16->8 167 / - / 172, OC=256 28->14 165 / 169 /
+//   178, OC=512 14->7 174 / - / 183, OC=512 8->4 145 / - / 178.
+// Channel blocks scatter each vector of 16 outputs: they need a long enough sum per
+// output (CB_MIN_CK products: not the 3-channel first layers). Not 1x1 (one tap per
+// channel: OpenBLAS's GEMM wins; the wide path measured 10-20% slower on MobileFaceNet).
+static int dc_mode(const ConvGeom *g, int dx) {
     if (!fr_conv_direct || !dc_fits(g)) return 0;
-    // automatic: where the dropped wide columns stay a small share, and not for 1x1
-    // (one tap per channel: the loads outweigh the FMAs and OpenBLAS's GEMM wins; measured
-    // on MobileFaceNet, 10-20% slower direct); stride 2 only from 28 outputs wide (the
-    // phase split costs a copy; at 28 -> 14 the GEMM path was 4% faster)
-    return fr_conv_direct > 0 || (g->ow >= (g->sh == 1 ? 14 : 28) && g->kh * g->kw > 1);
+    if (fr_conv_cb > 0) return 2;
+    if (fr_conv_direct > 0) return 1;
+    int kk = g->kh * g->kw, sum = dx ? g->oc : g->c, wide = g->ow >= (g->sh == 1 || dx ? 14 : 28);
+    if (kk == 1) return 0;
+    int cb = fr_conv_cb && sum * kk >= CB_MIN_CK;
+    if (cb && (g->sh == 1 ? sum >= 128 || !wide : dx ? sum >= 256 || !wide : 1)) return 2;
+    return wide;
 }
 
-// the input gradient: stride 1 as a convolution of dy; stride 2 by the phases of dx
-// (dx2_plan) from 14 outputs wide. Measured, 3x3 stride 2, C = OC, 2 threads, GEMM ->
-// phases in GFLOP/s: 64@112 94 -> 151, 128@56 115 -> 175, 256@28 148 -> 166, 128@32
-// 121 -> 169; but 256@16 153 -> 140, 512@14 161 -> 103, 512@8 142 -> 71 (rows of 8
-// and 7 wide pixels leave most of a 48-pixel block empty)
-int conv_direct_dx_ok(const ConvGeom *g) {
-    if (g->sh == 1) return conv_direct_ok(g);
-    return fr_conv_direct && dc_fits(g) && (fr_conv_direct > 0 || (g->ow >= DX2_MIN_OW && g->kh * g->kw > 1));
-}
+static int fwd_mode(const ConvGeom *g) { return dc_mode(g, 0); }
+static int dx_mode(const ConvGeom *g) { return dc_mode(g, 1); }
+
+int conv_direct_ok(const ConvGeom *g) { return fwd_mode(g) != 0; }
+int conv_direct_dx_ok(const ConvGeom *g) { return dx_mode(g) != 0; }
 
 size_t conv_direct_ws_floats(const ConvGeom *g) {
     if (!dc_fits(g)) return 0;
@@ -390,47 +527,46 @@ size_t conv_direct_ws_floats(const ConvGeom *g) {
     return a > c ? a : c;
 }
 
-// Weights packed per register block: wp[ob][i][k][o] = weight of output o = ob*8+o from
+// Weights packed per register block of bw outputs: wp[ob][i][k][o] = weight of output o = ob*bw+o from
 // input i at tap k (kernel position kidx[k] of kk), zero past nout. Forward: outputs
 // are OC, inputs C, w[o][i][kidx[k]]. The input gradient: outputs are C, inputs OC,
 // the kernel transposed, w[i][o][kidx[k]] (stride 1: flipped, kidx[k] = kk-1-k).
-static void dc_pack(float *wp, const float *w, int nout, int nin, int K, const int *kidx, int kk, int transposed) {
-    int nob = (nout + DC_OB - 1) / DC_OB;
+static void dc_pack(float *wp, const float *w, int nout, int nin, int K, const int *kidx, int kk, int transposed,
+                    int bw) {
+    int nob = (nout + bw - 1) / bw;
 #pragma omp parallel for schedule(static)
     for (int ob = 0; ob < nob; ob++)
         for (int i = 0; i < nin; i++)
             for (int k = 0; k < K; k++)
-                for (int o = 0; o < DC_OB; o++) {
-                    int oo = ob * DC_OB + o;
+                for (int o = 0; o < bw; o++) {
+                    int oo = ob * bw + o;
                     size_t src = transposed ? ((size_t)i * nout + oo) * kk + kidx[k] : ((size_t)oo * nin + i) * kk + kidx[k];
-                    wp[(((size_t)ob * nin + i) * K + k) * DC_OB + o] = oo < nout ? w[src] : 0;
+                    wp[(((size_t)ob * nin + i) * K + k) * bw + o] = oo < nout ? w[src] : 0;
                 }
 }
 
 void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
     DcShape s = fwd_shape(g);
-    int kk = g->kh * g->kw, kidx[64];
+    int kk = g->kh * g->kw, kidx[64], cb = fwd_mode(g) == 2;
     for (int k = 0; k < kk; k++) kidx[k] = k;
-    dc_pack(ws, w, g->oc, g->c, kk, kidx, kk, 0);
-    dc_run(out, in, ws, b, g->n, &s, ws + dc_wfloats(&s));
+    dc_pack(ws, w, g->oc, g->c, kk, kidx, kk, 0, cb ? CB_OB : DC_OB);
+    (cb ? cb_run : dc_run)(out, in, ws, b, g->n, &s, ws + dc_wfloats(&s));
 }
 
 void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws) {
-    int kk = g->kh * g->kw, kidx[64];
+    int kk = g->kh * g->kw, kidx[64], cb = dx_mode(g) == 2;
     if (g->sh == 2) {
         Dx2 d;
         dx2_plan(g, &d);
-        size_t wfl = 0;
         for (int a = 0; a < 2; a++)
-            for (int b = 0; b < 2; b++) {
-                dc_pack(ws + d.wpo[a][b], w, g->c, g->oc, d.K[a][b], d.kidx[a][b], kk, 1);
-                wfl += (size_t)(g->c + DC_OB - 1) / DC_OB * DC_OB * g->oc * d.K[a][b];
-            }
-        dx2_run(din, dout, ws, g->n, &d, ws + wfl);
+            for (int b = 0; b < 2; b++)
+                dc_pack(ws + d.wpo[a][b], w, g->c, g->oc, d.K[a][b], d.kidx[a][b], kk, 1, cb ? CB_OB : DC_OB);
+        size_t wfl = (size_t)(g->c + CB_OB - 1) / CB_OB * CB_OB * g->oc * kk;
+        (cb ? cb_dx2 : dx2_run)(din, dout, ws, g->n, &d, ws + wfl);
         return;
     }
     DcShape s = dx_shape(g);
     for (int k = 0; k < kk; k++) kidx[k] = kk - 1 - k;
-    dc_pack(ws, w, g->c, g->oc, kk, kidx, kk, 1);
-    dc_run(din, dout, ws, NULL, g->n, &s, ws + dc_wfloats(&s));
+    dc_pack(ws, w, g->c, g->oc, kk, kidx, kk, 1, cb ? CB_OB : DC_OB);
+    (cb ? cb_run : dc_run)(din, dout, ws, NULL, g->n, &s, ws + dc_wfloats(&s));
 }

@@ -32,8 +32,10 @@ size_t conv2d_ws_floats(const ConvGeom *g);
 // The CPU backend's direct path (common/conv_direct.c, AVX-512, stride 1 or 2): whether
 // it runs for g's forward and input gradient, its workspace, forward and input
 // gradient. fr_conv_direct: -1 (default) where it pays (wide maps), 0 never (the GEMM
-// path, the tests' oracle), 1 wherever the shape allows.
-extern int fr_conv_direct;
+// path, the tests' oracle), 1 wherever the shape allows. fr_conv_cb: the channel-blocked
+// kernel for small maps: -1 (default) where it pays, 0 never, 1 wherever the shape
+// allows (over the wide-pixel kernel; fr_conv_direct 0 still turns it off).
+extern int fr_conv_direct, fr_conv_cb;
 int conv_direct_ok(const ConvGeom *g);
 int conv_direct_dx_ok(const ConvGeom *g);
 size_t conv_direct_ws_floats(const ConvGeom *g);

@@ -55,7 +55,8 @@ static void check_conv(int n, int c, int h, int w, int oc, int kh, int kw, int s
     free(k.x), free(k.w), free(k.b), free(k.ws), free(R), free(dx), free(dw), free(db), free(y), free(dw2);
 }
 
-// The direct stride-1 path (common/conv_direct.c) against the GEMM path, the oracle:
+// The direct paths (common/conv_direct.c: wide pixels and channel blocks) against the
+// GEMM path, the oracle:
 // forward with and without bias, and the input gradient, on shapes where the wide
 // rows span several vectors, one vector spans several rows, OC and C are not
 // multiples of the register block, kernels are 1x1 to 7x7. The weight and bias
@@ -63,7 +64,7 @@ static void check_conv(int n, int c, int h, int w, int oc, int kh, int kw, int s
 static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, int st, int ph, int pw, int bias) {
     ConvGeom g = {n, c, h, w, oc, kh, kw, st, st, ph, pw, 1, 0, 0};
     REQUIRE(conv_geom(&g) == 0, "geometry");
-    int saved = fr_conv_direct;
+    int saved = fr_conv_direct, saved_cb = fr_conv_cb;
     fr_conv_direct = 1;
     if (!conv_direct_ok(&g)) {
         fr_conv_direct = saved;
@@ -71,26 +72,30 @@ static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, i
     }
     size_t nx = (size_t)n * c * h * w, nw = (size_t)oc * c * kh * kw, ny = (size_t)n * oc * g.oh * g.ow;
     float *x = vec(nx), *wt = vec(nw), *b = vec(oc), *ws = vec(conv2d_ws_floats(&g)), *R = vec(ny);
-    float *y[2], *dx[2], *dw[2], *db[2];
+    float *y[3], *dx[3], *dw[3], *db[3];
     fill_uniform(x, nx, -1, 1, 11);
     fill_uniform(wt, nw, -1, 1, 12);
     fill_uniform(b, oc, -1, 1, 13);
     fill_uniform(R, ny, -1, 1, 14);
-    for (int m = 0; m < 2; m++) {
-        fr_conv_direct = m;  // 0: GEMM, 1: direct
+    for (int m = 0; m < 3; m++) {
+        fr_conv_direct = m > 0, fr_conv_cb = m == 2;  // 0: GEMM, 1: wide pixels, 2: channel blocks
         y[m] = vec(ny), dx[m] = vec(nx), dw[m] = vec(nw), db[m] = vec(oc);
         B->conv2d_forward(y[m], x, wt, bias ? b : NULL, &g, ws);
         B->conv2d_backward(dx[m], dw[m], db[m], R, x, wt, &g, ws);
     }
-    fr_conv_direct = saved;
+    fr_conv_direct = saved, fr_conv_cb = saved_cb;
     // |y| sums c*kh*kw products of terms in [-1, 1]: float rounding of either order
-    double tol = 1e-6 * c * kh * kw + 1e-6, tolx = 1e-6 * oc * kh * kw + 1e-6, ey = 0, ex = 0;
-    for (size_t i = 0; i < ny; i++) ey = fmax(ey, fabs((double)y[0][i] - y[1][i]));
-    for (size_t i = 0; i < nx; i++) ex = fmax(ex, fabs((double)dx[0][i] - dx[1][i]));
-    CHECK_MSG(ey <= tol, "direct %dx%d conv %dx%dx%d->%d forward differs by %g", kh, kw, c, h, w, oc, ey);
-    CHECK_MSG(ex <= tolx, "direct %dx%d conv %dx%dx%d->%d dx differs by %g", kh, kw, c, h, w, oc, ex);
-    CHECK(!memcmp(dw[0], dw[1], sizeof(float) * nw) && !memcmp(db[0], db[1], sizeof(float) * oc));
-    for (int m = 0; m < 2; m++) free(y[m]), free(dx[m]), free(dw[m]), free(db[m]);
+    double tol = 1e-6 * c * kh * kw + 1e-6, tolx = 1e-6 * oc * kh * kw + 1e-6;
+    for (int m = 1; m < 3; m++) {
+        const char *how = m == 1 ? "wide" : "channel-block";
+        double ey = 0, ex = 0;
+        for (size_t i = 0; i < ny; i++) ey = fmax(ey, fabs((double)y[0][i] - y[m][i]));
+        for (size_t i = 0; i < nx; i++) ex = fmax(ex, fabs((double)dx[0][i] - dx[m][i]));
+        CHECK_MSG(ey <= tol, "%s %dx%d s%d conv %dx%dx%d->%d forward differs by %g", how, kh, kw, st, c, h, w, oc, ey);
+        CHECK_MSG(ex <= tolx, "%s %dx%d s%d conv %dx%dx%d->%d dx differs by %g", how, kh, kw, st, c, h, w, oc, ex);
+        CHECK(!memcmp(dw[0], dw[m], sizeof(float) * nw) && !memcmp(db[0], db[m], sizeof(float) * oc));
+    }
+    for (int m = 0; m < 3; m++) free(y[m]), free(dx[m]), free(dw[m]), free(db[m]);
     free(x), free(wt), free(b), free(ws), free(R);
 }
 
@@ -115,6 +120,11 @@ static void t_conv_direct(void) {
     // samples in several chunks of padded planes (DC_CHUNK)
     direct_vs_gemm(3, 64, 130, 130, 16, 3, 3, 1, 1, 1, 0);
     direct_vs_gemm(3, 40, 200, 199, 24, 3, 3, 2, 1, 1, 0);
+    // the small maps channel blocks are for: more than one block of 64 channels, OC % 16 != 0
+    direct_vs_gemm(5, 70, 8, 8, 150, 3, 3, 1, 1, 1, 1);
+    direct_vs_gemm(3, 130, 4, 4, 70, 3, 3, 1, 1, 1, 0);
+    direct_vs_gemm(4, 66, 16, 15, 131, 3, 3, 2, 1, 1, 1);
+    direct_vs_gemm(3, 33, 7, 7, 20, 3, 3, 2, 1, 1, 0);
     // the direct path by central differences as well, not only against the GEMM path
     int saved = fr_conv_direct;
     fr_conv_direct = 1;
