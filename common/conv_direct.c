@@ -38,6 +38,7 @@ int fr_conv_direct = -1, fr_conv_cb = -1;
 #define CB_NP 6                // output pixels per channel block
 #define CB_OB 64               // output channels per channel block (4 vectors)
 #define DC_CHUNK ((size_t)1 << 21)  // floats of padded input per chunk of samples
+#define CBW_PC 256             // pixels per pass of the channel-blocked weight gradient
 #define CB_MIN_CK 288          // channel blocks from this many products per output (32 x 3x3)
 
 typedef struct DcShape {
@@ -199,6 +200,22 @@ static void dx2_plan(const ConvGeom *g, Dx2 *d) {
 static size_t dx2_ws(const Dx2 *d, const ConvGeom *g) {
     return (size_t)(g->c + CB_OB - 1) / CB_OB * CB_OB * g->oc * g->kh * g->kw +
            (size_t)dc_nb(&d->pad, g->n) * d->pad.C * d->pad.plane;
+}
+
+static DcShape fwd_shape(const ConvGeom *g);
+
+// samples per chunk of the channel-blocked weight gradient: padded x and dyT together
+// within DC_CHUNK floats
+static int cbw_nb(const ConvGeom *g, const DcShape *s) {
+    size_t per = (size_t)g->c * s->plane + (size_t)(g->oc + CB_OB - 1) / CB_OB * CB_OB * g->oh * g->ow;
+    size_t nb = DC_CHUNK / per;
+    return nb < 1 ? 1 : nb > (size_t)g->n ? g->n : (int)nb;
+}
+
+static size_t cbw_ws(const ConvGeom *g) {
+    DcShape s = fwd_shape(g);
+    size_t ob = (size_t)(g->oc + CB_OB - 1) / CB_OB * CB_OB, nb = (size_t)cbw_nb(g, &s);
+    return ob * g->c * g->kh * g->kw + nb * (ob * g->oh * g->ow + (size_t)g->c * s.plane);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -414,6 +431,39 @@ DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const
     }
 }
 
+// The weight gradient by channel blocks: dW[o][c][k] = sum over pixels p of dy[o][p]
+// x[c][p + offs[k]]. dy is laid out pixel-major per block of 64 output channels
+// (dyT[ob][p][64]); a register block holds 64 output channels (4 vectors) x 6 (c, k)
+// pairs, and per output pixel 4 vector loads of dyT and 6 broadcasts of x feed 24
+// FMAs. The sums run over a chunk's pixels CBW_PC at a time (dyT's part in L2), the
+// blocks shared among the threads, each block adding its pixels in order: results do
+// not depend on the thread count.
+DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int ck0, int cnt, int K, const int *offs,
+                                size_t plane, const int *xo, long p0, long p1) {
+    __m512 acc[CB_NP][4];
+    const float *q[CB_NP];
+    for (int j = 0; j < CB_NP; j++) {
+        int ck = ck0 + (j < cnt ? j : cnt - 1);
+        q[j] = xp + (size_t)(ck / K) * plane + offs[ck % K];
+        for (int v = 0; v < 4; v++) acc[j][v] = _mm512_loadu_ps(t + ((size_t)j * 4 + v) * 16 * (j < cnt));
+    }
+    const float *d = dyT + (size_t)p0 * CB_OB;
+    for (long p = 0; p < p1 - p0; p++, d += CB_OB) {
+        __m512 d0 = _mm512_loadu_ps(d), d1 = _mm512_loadu_ps(d + 16), d2 = _mm512_loadu_ps(d + 32),
+               d3 = _mm512_loadu_ps(d + 48);
+        int o = xo[p];
+        for (int j = 0; j < CB_NP; j++) {
+            __m512 b = _mm512_set1_ps(q[j][o]);
+            acc[j][0] = _mm512_fmadd_ps(b, d0, acc[j][0]);
+            acc[j][1] = _mm512_fmadd_ps(b, d1, acc[j][1]);
+            acc[j][2] = _mm512_fmadd_ps(b, d2, acc[j][2]);
+            acc[j][3] = _mm512_fmadd_ps(b, d3, acc[j][3]);
+        }
+    }
+    for (int j = 0; j < cnt; j++)
+        for (int v = 0; v < 4; v++) _mm512_storeu_ps(t + ((size_t)j * 4 + v) * 16, acc[j][v]);
+}
+
 // outputs of px for one chunk of m samples (y at its first sample) from padded planes xp
 static void cb_pass(float *y, const float *xp, const float *wp, const float *bias, int nout, int m, const int *offs,
                     int K, int C, size_t plane, const CbPix *px) {
@@ -454,6 +504,51 @@ static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2
             }
     }
 }
+// dw += the weight gradient by channel blocks; ws: T (per block and (c, k) pair), one
+// chunk of dyT and of padded x (cbw_ws)
+static void cbw_run(float *dw, const float *dy, const float *x, const ConvGeom *g, float *ws) {
+    DcShape s = fwd_shape(g);
+    int K = g->kh * g->kw, CK = g->c * K, nob = (g->oc + CB_OB - 1) / CB_OB, nck = (CK + CB_NP - 1) / CB_NP, offs[64];
+    int nb = cbw_nb(g, &s);
+    dc_offs(&s, offs);
+    size_t ohw = (size_t)g->oh * g->ow, in_n = (size_t)g->c * g->h * g->w, out_n = (size_t)g->oc * ohw;
+    float *T = ws, *dyT = T + (size_t)nob * CK * CB_OB, *xp = dyT + (size_t)nob * nb * ohw * CB_OB;
+    memset(T, 0, sizeof(float) * nob * CK * CB_OB);
+    CbPix px = {g->oh, g->ow, s.Wq, (size_t)g->c * s.plane, 0, 0, 0, 0, 0};
+    for (int n0 = 0; n0 < g->n; n0 += nb) {
+        int m = g->n - n0 < nb ? g->n - n0 : nb;
+        long P = (long)m * ohw;
+        dc_pad(xp, x + (size_t)n0 * in_n, m, &s);
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int ob = 0; ob < nob; ob++)  // dyT[ob][p][64] from dy[n][o][p] (zero past OC)
+            for (long p = 0; p < P; p++) {
+                float *o = dyT + ((size_t)ob * P + p) * CB_OB;
+                const float *src = dy + (size_t)(n0 + p / ohw) * out_n + p % ohw;
+                for (int l = 0; l < CB_OB; l++) {
+                    int oc = ob * CB_OB + l;
+                    o[l] = oc < g->oc ? src[(size_t)oc * ohw] : 0;
+                }
+            }
+        for (long p0 = 0; p0 < P; p0 += CBW_PC) {
+            long p1 = p0 + CBW_PC < P ? p0 + CBW_PC : P;
+            int xo[CBW_PC];  // where each pixel's taps start in xp
+            for (long p = p0; p < p1; p++) {
+                long n = p / ohw, r = p % ohw;
+                xo[p - p0] = (int)(n * px.in_n + r / g->ow * s.Wq + r % g->ow);
+            }
+#pragma omp parallel for collapse(2) schedule(static)
+            for (int ob = 0; ob < nob; ob++)
+                for (int cb = 0; cb < nck; cb++) {
+                    int ck0 = cb * CB_NP, cnt = CK - ck0 < CB_NP ? CK - ck0 : CB_NP;
+                    cbw_block(T + ((size_t)ob * CK + ck0) * CB_OB, dyT + (size_t)ob * P * CB_OB, xp, ck0, cnt, K, offs,
+                              s.plane, xo, p0, p1);
+                }
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < g->oc; o++)
+        for (int ck = 0; ck < CK; ck++) dw[(size_t)o * CK + ck] += T[((size_t)(o / CB_OB) * CK + ck) * CB_OB + o % CB_OB];
+}
 #else
 int conv_have_avx512(void) { return 0; }
 static void dc_run(float *y, const float *x, const float *wp, const float *bias, int n, const DcShape *s, float *xp) {
@@ -467,6 +562,9 @@ static void cb_run(float *y, const float *x, const float *wp, const float *bias,
 }
 static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2 *d, float *yp) {
     (void)dx, (void)dy, (void)wp, (void)n, (void)d, (void)yp;
+}
+static void cbw_run(float *dw, const float *dy, const float *x, const ConvGeom *g, float *ws) {
+    (void)dw, (void)dy, (void)x, (void)g, (void)ws;
 }
 #endif
 
@@ -519,12 +617,30 @@ static int dx_mode(const ConvGeom *g) { return dc_mode(g, 1); }
 int conv_direct_ok(const ConvGeom *g) { return fwd_mode(g) != 0; }
 int conv_direct_dx_ok(const ConvGeom *g) { return dx_mode(g) != 0; }
 
+// the weight gradient by channel blocks: wherever the forward could run them (not 1x1:
+// pointwise layers keep their per-sample GEMMs; not the 3-channel first layers, 27
+// products per pixel). Measured (3x3, 2 threads, best of 2 runs of 4, GEMM path ->
+// channel blocks, GFLOP/s): stride 1, 64@112 157 -> 193, 64@56 154 -> 190, 128@28
+// 172 -> 200, 256@14 185 -> 203, 512@7 187 -> 193, 64@32 147 -> 166, 128@16 160 ->
+// 196, 256@8 168 -> 202, 512@4 175 -> 191; stride 2, 64@112 110 -> 170, 64@32 129 ->
+// 173, 256@28 167 -> 189
+int conv_direct_dw_ok(const ConvGeom *g) {
+    if (!fr_conv_direct || !fr_conv_cb || !dc_fits(g)) return 0;
+    return fr_conv_cb > 0 || (g->kh * g->kw > 1 && g->c * g->kh * g->kw >= CB_MIN_CK);
+}
+
+void conv_direct_dw(float *dw, const float *dout, const float *in, const ConvGeom *g, float *ws) {
+    cbw_run(dw, dout, in, g, ws);
+}
+
 size_t conv_direct_ws_floats(const ConvGeom *g) {
     if (!dc_fits(g)) return 0;
+    size_t w = cbw_ws(g);
     DcShape f = fwd_shape(g), b = dx_shape(g);
     Dx2 d;
     size_t a = dc_ws(&f, g->n), c = g->sh == 1 ? dc_ws(&b, g->n) : (dx2_plan(g, &d), dx2_ws(&d, g));
-    return a > c ? a : c;
+    a = a > c ? a : c;
+    return a > w ? a : w;
 }
 
 // Weights packed per register block of bw outputs: wp[ob][i][k][o] = weight of output o = ob*bw+o from

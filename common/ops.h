@@ -41,6 +41,9 @@ int conv_direct_dx_ok(const ConvGeom *g);
 size_t conv_direct_ws_floats(const ConvGeom *g);
 void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws);
 void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws);
+// the weight gradient by channel blocks (dw += it): whether it runs for g, and the pass
+int conv_direct_dw_ok(const ConvGeom *g);
+void conv_direct_dw(float *dw, const float *dout, const float *in, const ConvGeom *g, float *ws);
 // whether this CPU runs AVX-512 (the direct and depthwise kernels' condition)
 int conv_have_avx512(void);
 // The depthwise direct path (common/conv_dw.c, AVX-512, stride 1 or 2): whether it runs

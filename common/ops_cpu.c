@@ -515,6 +515,10 @@ static void conv2d_backward_cpu(float *din, float *dw, float *db, const float *d
         conv_direct_dx(din, dout, w, g, ws);
         din = NULL;
     }
+    if (dw && conv_direct_dw_ok(g)) {
+        conv_direct_dw(dw, dout, in, g, ws);
+        dw = NULL;
+    }
     if (is_pointwise(g)) {
         if (din) pw_dx(din, dout, w, g);
         if (dw) pw_dw(dw, dout, in, g);

@@ -59,8 +59,8 @@ static void check_conv(int n, int c, int h, int w, int oc, int kh, int kw, int s
 // GEMM path, the oracle:
 // forward with and without bias, and the input gradient, on shapes where the wide
 // rows span several vectors, one vector spans several rows, OC and C are not
-// multiples of the register block, kernels are 1x1 to 7x7. The weight and bias
-// gradients take the GEMM path in both modes and must be identical.
+// multiples of the register block, kernels are 1x1 to 7x7; the weight gradient by
+// channel blocks as well.
 static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, int st, int ph, int pw, int bias) {
     ConvGeom g = {n, c, h, w, oc, kh, kw, st, st, ph, pw, 1, 0, 0};
     REQUIRE(conv_geom(&g) == 0, "geometry");
@@ -93,7 +93,12 @@ static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, i
         for (size_t i = 0; i < nx; i++) ex = fmax(ex, fabs((double)dx[0][i] - dx[m][i]));
         CHECK_MSG(ey <= tol, "%s %dx%d s%d conv %dx%dx%d->%d forward differs by %g", how, kh, kw, st, c, h, w, oc, ey);
         CHECK_MSG(ex <= tolx, "%s %dx%d s%d conv %dx%dx%d->%d dx differs by %g", how, kh, kw, st, c, h, w, oc, ex);
-        CHECK(!memcmp(dw[0], dw[m], sizeof(float) * nw) && !memcmp(db[0], db[m], sizeof(float) * oc));
+        // the weight gradient: by channel blocks in mode 2 (sums of n*oh*ow products),
+        // else the GEMM path's own
+        double ew = 0, tolw = m == 2 ? 1e-6 * n * g.oh * g.ow + 1e-6 : 0;
+        for (size_t i = 0; i < nw; i++) ew = fmax(ew, fabs((double)dw[0][i] - dw[m][i]));
+        CHECK_MSG(ew <= tolw, "%s %dx%d s%d conv %dx%dx%d->%d dw differs by %g", how, kh, kw, st, c, h, w, oc, ew);
+        CHECK(!memcmp(db[0], db[m], sizeof(float) * oc));
     }
     for (int m = 0; m < 3; m++) free(y[m]), free(dx[m]), free(dw[m]), free(db[m]);
     free(x), free(wt), free(b), free(ws), free(R);
