@@ -672,15 +672,16 @@ size_t conv_direct_ws_floats(const ConvGeom *g) {
 static void dc_pack(float *wp, const float *w, int nout, int nin, int K, const int *kidx, int kk, int transposed,
                     int bw) {
     int nob = (nout + bw - 1) / bw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for collapse(2) schedule(static)
     for (int ob = 0; ob < nob; ob++)
-        for (int i = 0; i < nin; i++)
-            for (int k = 0; k < K; k++)
-                for (int o = 0; o < bw; o++) {
-                    int oo = ob * bw + o;
-                    size_t src = transposed ? ((size_t)i * nout + oo) * kk + kidx[k] : ((size_t)oo * nin + i) * kk + kidx[k];
-                    wp[(((size_t)ob * nin + i) * K + k) * bw + o] = oo < nout ? w[src] : 0;
-                }
+        for (int i = 0; i < nin; i++) {
+            float *dst = wp + ((size_t)ob * nin + i) * K * bw;  // K x bw floats, in L1
+            for (int o = 0; o < bw; o++) {
+                int oo = ob * bw + o;
+                const float *src = transposed ? w + ((size_t)i * nout + oo) * kk : w + ((size_t)oo * nin + i) * kk;
+                for (int k = 0; k < K; k++) dst[(size_t)k * bw + o] = oo < nout ? src[kidx[k]] : 0;
+            }
+        }
 }
 
 void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
