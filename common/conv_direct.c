@@ -43,7 +43,7 @@ int fr_conv_direct = -1, fr_conv_cb = -1;
 #define CB_NP 6                // output pixels per channel block
 #define CB_OB 64               // output channels per channel block (4 vectors)
 #define DC_CHUNK ((size_t)1 << 21)  // floats of padded input per chunk of samples
-#define CBW_PC 256             // pixels per pass of the channel-blocked weight gradient
+#define CBW_PC 1024            // pixels per pass of the channel-blocked weight gradient
 #define CB_MIN_CK 288          // channel blocks from this many products per output (32 x 3x3)
 
 typedef struct DcShape {
@@ -650,7 +650,8 @@ int conv_direct_dx_ok(const ConvGeom *g) { return dx_mode(g) != 0; }
 // channel blocks, GFLOP/s): stride 1, 64@112 157 -> 193, 64@56 154 -> 190, 128@28
 // 172 -> 200, 256@14 185 -> 203, 512@7 187 -> 193, 64@32 147 -> 166, 128@16 160 ->
 // 196, 256@8 168 -> 202, 512@4 175 -> 191; stride 2, 64@112 110 -> 170, 64@32 129 ->
-// 173, 256@28 167 -> 189
+// 173, 256@28 167 -> 189 (passes of 256 pixels; of 1024, 2-4% faster again: 64@32 172,
+// 128@16 203, 512@4 197, 256@14 209; 2048 and 4096 no better)
 int conv_direct_dw_ok(const ConvGeom *g) {
     if (!fr_conv_direct || !fr_conv_cb || !dc_fits(g)) return 0;
     return fr_conv_cb > 0 || (g->kh * g->kw > 1 && g->c * g->kh * g->kw >= CB_MIN_CK);
