@@ -622,8 +622,8 @@ static int dc_fits(const ConvGeom *g) {
 //   149 / - / 200, OC=256 14x14 - / 179 / 207, OC=128 16x16 - / 184 / 197, OC=64 32x32
 //   - / 191 / 167;
 //   input gradient, stride 2 (wide: dx2_plan): OC=128 32->16 126 / 160 / 123, OC=128
-//   56->28 134 / 181 / 154, OC=256 16->8 167 / - / 172, OC=256 28->14 165 / 169 /
-//   178, OC=512 14->7 174 / - / 183, OC=512 8->4 145 / - / 178.
+//   56->28 134 / 181 / 154, OC=256 16->8 158 / - / 135-158 (two runs), OC=256 28->14
+//   165 / 169 / 178, OC=512 14->7 174 / - / 183, OC=512 8->4 133 / - / 170.
 // Channel blocks scatter each vector of 16 outputs: they need a long enough sum per
 // output (CB_MIN_CK products: not the 3-channel first layers). Not 1x1 (one tap per
 // channel: OpenBLAS's GEMM wins; the wide path measured 10-20% slower on MobileFaceNet).
@@ -634,8 +634,10 @@ static int dc_mode(const ConvGeom *g, int dx) {
     int kk = g->kh * g->kw, sum = dx ? g->oc : g->c, wide = g->ow >= (g->sh == 1 || dx ? 14 : 28);
     if (kk == 1) return 0;
     int cb = fr_conv_cb && sum * kk >= CB_MIN_CK;
-    if (cb && (g->sh == 1 ? sum >= 128 || !wide : dx ? sum >= 256 || !wide : 1)) return 2;
-    return wide;
+    if (!cb) return wide;
+    if (g->sh == 1) return sum >= 128 || !wide ? 2 : 1;
+    if (!dx) return 2;
+    return sum >= 512 || (sum >= 256 && wide) ? 2 : wide;  // below: GEMM (OC=256 16->8)
 }
 
 static int fwd_mode(const ConvGeom *g) { return dc_mode(g, 0); }
