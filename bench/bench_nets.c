@@ -44,11 +44,11 @@ static int cmpd(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    fr_set_prog("bench_nets", "bench_nets ARCH INPUT BATCH train|infer|profile|profile-infer|pgd [ITERS [cpu|cuda|cuda-tf32]]");
+    fr_set_prog("bench_nets", "bench_nets ARCH INPUT BATCH train|infer|profile|profile-infer|pgd|profile-pgd [ITERS [cpu|cuda|cuda-tf32]]");
     if (argc < 5) fr_usage("missing arguments");
     const char *arch = argv[1], *mode = argv[4];
     int input = atoi(argv[2]), batch = atoi(argv[3]), iters = argc > 5 ? atoi(argv[5]) : 5;
-    int profile = !strcmp(mode, "profile") || !strcmp(mode, "profile-infer"), pgd = !strcmp(mode, "pgd");
+    int profile = !strncmp(mode, "profile", 7), pgd = !strcmp(mode, "pgd") || !strcmp(mode, "profile-pgd");
     int train = !strcmp(mode, "profile") || !strcmp(mode, "train");
     int emb = !strcmp(arch, "resnet18-cifar") ? 10 : 512;
     // FR_CONV_DIRECT=0 measures the GEMM path alone (common/conv_direct.c: -1 auto, 1 always)
@@ -60,6 +60,8 @@ int main(int argc, char **argv) {
     if (!n || net_finalize(n, !train && !pgd)) fr_die("%s", fr_errmsg());
     // FR_FUSE=0: batch norms and their activations as separate passes (Node.fused)
     if (getenv("FR_FUSE")) n->fuse_off = !atoi(getenv("FR_FUSE"));
+    // FR_FOLD=0: batch norms after convolutions run as layers in eval mode (Node.fold)
+    if (getenv("FR_FOLD")) n->fold_off = !atoi(getenv("FR_FOLD"));
     // FR_MICRO=K: a frozen network's forward pass in chunks of K samples (Net.micro)
     if (getenv("FR_MICRO")) n->micro = atoi(getenv("FR_MICRO"));
     net_init(n, 1);

@@ -136,14 +136,25 @@ static size_t conv_ws(Node *n, Net *net, int batch) {
     g.n = batch;
     return conv2d_ws_floats(&g);
 }
+static int fold_on(const Net *net, const Node *n);
 static void conv_forward(Node *n, Net *net, int batch) {
     ConvPriv *p = n->priv;
     p->geom.n = batch;
+    if (fold_on(net, n)) {  // weights then bias, folded (fold_prepare); the batch norm's output
+        float *wf = net->fold + n->fold_at;
+        net->be->conv2d_forward(net->nodes[n->fold].y, IN(net, n, 0)->y, wf, wf + net->params[n->p0].n, &p->geom, net->ws);
+        return;
+    }
     net->be->conv2d_forward(n->y, IN(net, n, 0)->y, P(net, n, 0), p->bias ? P(net, n, 1) : NULL, &p->geom, net->ws);
 }
 static void conv_backward(Node *n, Net *net, int batch, float **din) {
     ConvPriv *p = n->priv;
     p->geom.n = batch;
+    if (fold_on(net, n)) {  // the input gradient only (no parameter gradients when folded)
+        net->be->conv2d_backward(din[0], NULL, NULL, net->nodes[n->fold].dy, IN(net, n, 0)->y, net->fold + n->fold_at,
+                                 &p->geom, net->ws);
+        return;
+    }
     net->be->conv2d_backward(din[0], GP(net, n, 0), p->bias ? GP(net, n, 1) : NULL, n->dy, IN(net, n, 0)->y, P(net, n, 0),
                              &p->geom, net->ws);
 }
@@ -194,8 +205,23 @@ static BnGeom bn_geom(Node *n, Net *net, int batch) {
     if (net->nseg > 1) g.nseg = net->nseg, g.seg = net->seg;
     return g;
 }
-// whether node n runs fused (a batch norm and the activation after it, see Node.fused)
-static int fuse_on(const Net *net, const Node *n) { return n->fused && !net->fuse_off && net->be->bn_act_forward; }
+// Whether the batch norms after convolutions run folded into them (Node.fold): in eval
+// mode (running statistics), when no parameter gradient will be asked for (inference,
+// attacks), one segment of statistics, on the CPU. The folded weights are computed
+// once per net_forward (fold_prepare) and serve its backward pass.
+static int fold_active(const Net *net) {
+    return net->fold_floats && !net->fold_off && !net->training && (net->frozen || !net->param_grads) &&
+           net->nseg <= 1 && net->be == &BACKEND_CPU;
+}
+// node n (a convolution or its batch norm) runs folded
+static int fold_on(const Net *net, const Node *n) { return n->fold && fold_active(net); }
+
+// whether node n runs fused (a batch norm and the activation after it, see Node.fused);
+// a batch norm folded into its convolution leaves its activation to run alone
+static int fuse_on(const Net *net, const Node *n) {
+    if (!n->fused || net->fuse_off || !net->be->bn_act_forward) return 0;
+    return !fold_on(net, n->fused < 0 ? &net->nodes[n->in[0]] : n);
+}
 
 static void bn_forward(Node *n, Net *net, int batch) {
     BnPriv *p = n->priv;
@@ -662,6 +688,23 @@ int net_finalize(Net *net, int frozen) {
             }
         }
     }
+    // a convolution feeding only a plain batch norm can run with it folded in (Node.fold)
+    free(net->fold), net->fold = NULL, net->fold_floats = 0;
+    for (int i = 0; i < net->nn; i++) net->nodes[i].fold = 0;
+    for (int i = 1; i < net->nn; i++) {
+        Node *c = &net->nodes[i];
+        if (strcmp(c->type->name, "conv") || c->consumers != 1 || i == net->output) continue;
+        for (int j = i + 1; j < net->nn; j++) {
+            Node *b = &net->nodes[j];
+            if (b->nin == 1 && b->in[0] == i) {
+                if (!strcmp(b->type->name, "bn")) {
+                    c->fold = j, b->fold = -i, c->fold_at = net->fold_floats;
+                    net->fold_floats += (net->params[c->p0].n + (size_t)c->out.c + 15) & ~(size_t)15;
+                }
+                break;
+            }
+        }
+    }
     // one block for parameters and buffers, carved in declaration order, 16-float aligned
     size_t off = 0;
     for (int i = 0; i < net->np; i++) {
@@ -797,6 +840,7 @@ static void run_forward(Net *net, const float *x, int batch, int first) {
     net->be->upload(in->y, x, sizeof(float) * batch * shape_numel(in->out));
     for (int i = 1; i < net->nn; i++) {
         if (net->nodes[i].fused < 0 && fuse_on(net, &net->nodes[i])) continue;  // its batch norm wrote it
+        if (net->nodes[i].fold < 0 && fold_on(net, &net->nodes[i])) continue;   // its convolution wrote it
         double t0 = net->prof ? prof_now(net) : 0;
         net->nodes[i].type->forward(&net->nodes[i], net, batch);
         if (net->prof) net->prof[3 * i] += prof_now(net) - t0, net->prof[3 * i + 2] += first;
@@ -807,8 +851,31 @@ static void run_forward(Net *net, const float *x, int batch, int first) {
 // batch runs through the whole graph a chunk at a time: each activation then holds a
 // few samples and stays in cache between layers instead of streaming through memory.
 // The output node keeps every row; each chunk writes its rows in place.
+// the folded weights w * s and biases (b - mean) * s + beta, s = gamma / sqrt(var + eps),
+// from the current parameters and running statistics
+static void fold_prepare(Net *net) {
+    if (!net->fold) net->fold = xmalloc(sizeof(float) * net->fold_floats);
+    for (int i = 1; i < net->nn; i++) {
+        Node *c = &net->nodes[i];
+        if (c->fold <= 0) continue;
+        Node *b = &net->nodes[c->fold];
+        ConvPriv *cp = c->priv;
+        BnPriv *bp = b->priv;
+        int oc = c->out.c, k = bp->affine ? 2 : 0;
+        size_t per = net->params[c->p0].n / (size_t)oc;
+        const float *w = P(net, c, 0), *cb = cp->bias ? P(net, c, 1) : NULL, *mean = P(net, b, k), *var = P(net, b, k + 1);
+        float *wf = net->fold + c->fold_at, *bf = wf + net->params[c->p0].n;
+        for (int o = 0; o < oc; o++) {
+            double sc = (bp->affine ? P(net, b, 0)[o] : 1.0) / sqrt((double)var[o] + bp->eps);
+            for (size_t j = 0; j < per; j++) wf[(size_t)o * per + j] = (float)(w[(size_t)o * per + j] * sc);
+            bf[o] = (float)(((cb ? cb[o] : 0.0) - mean[o]) * sc + (bp->affine ? P(net, b, 1)[o] : 0.0));
+        }
+    }
+}
+
 float *net_forward(Net *net, const float *x, int batch) {
     net_alloc(net, batch);
+    if (fold_active(net)) fold_prepare(net);
     if (net->mb == batch) {
         run_forward(net, x, batch, 1);
         return net_out(net)->y;
@@ -833,7 +900,7 @@ void net_backward(Net *net, const float *dout, int batch) {
         if (net->nodes[i].consumers > 1) net->be->zero(net->nodes[i].dy, sizeof(float) * batch * shape_numel(net->nodes[i].out));
     for (int i = net->nn - 1; i >= 1; i--) {
         Node *n = &net->nodes[i];
-        if (!n->type->backward || (n->fused < 0 && fuse_on(net, n))) continue;
+        if (!n->type->backward || (n->fused < 0 && fuse_on(net, n)) || (n->fold < 0 && fold_on(net, n))) continue;
         float *din[NN_MAX_IN] = {0};
         float *t = net->gtmp;
         for (int k = 0; k < n->nin; k++) {
@@ -898,7 +965,7 @@ void net_free(Net *net) {
     if (net->ws) net->be->release(net->ws);
     if (net->wp != net->pdata) net->be->release(net->wp);
     if (net->wg && net->wg != net->gdata) net->be->release(net->wg);
-    free(net->nodes), free(net->params), free(net->pdata), free(net->gdata), free(net->prof);
+    free(net->nodes), free(net->params), free(net->pdata), free(net->gdata), free(net->prof), free(net->fold);
     free(net->arch), free(net->name);
     free(net);
 }

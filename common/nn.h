@@ -80,6 +80,13 @@ struct Node {
     // output it writes itself (the two run as one pass, the batch norm's output never
     // stored); -1 on that activation node; 0 elsewhere (net_finalize)
     int fused;
+    // a convolution whose one consumer is a batch norm: that node's index, and minus
+    // the convolution's on the batch norm; 0 elsewhere. Where the batch norm would use
+    // its running statistics and no parameter gradient is wanted (fold_active in nn.c),
+    // the convolution runs with the batch norm folded into its weights and bias
+    // (net->fold + fold_at) and writes the batch norm's output itself.
+    int fold;
+    size_t fold_at;
 };
 
 struct Net {
@@ -99,6 +106,9 @@ struct Net {
     int input_grad;      // backward computes the input gradient (trainers turn this off)
     int dropout_off;     // dropout is the identity even in training (reference checks)
     int fuse_off;        // batch norms and their activations run apart (reference checks)
+    int fold_off;        // batch norms never fold into the convolutions before them (checks)
+    float *fold;         // folded weights and biases (Node.fold), fold_floats of them
+    size_t fold_floats;
     int micro;           // a frozen network on the CPU in eval mode runs forward through chunks
                          // of this many samples (0: the whole batch at once), see net_forward
     int output;

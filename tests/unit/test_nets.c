@@ -245,8 +245,13 @@ static void t_save_load(void) {
     CHECK(m->arch && strstr(m->arch, "arch=tiny-irse"));
     float x[2 * 3 * 16 * 16];
     for (int i = 0; i < 2 * 3 * 16 * 16; i++) x[i] = sinf((float)i);
-    float *a = net_forward(n, x, 2), *c = net_forward(m, x, 2);  // eval mode: running statistics
-    CHECK(memcmp(a, c, sizeof(float) * 16) == 0);
+    // eval mode: running statistics; the loaded (frozen) net folds its batch norms into
+    // the convolutions (Node.fold), bitwise equal with that off, close with it on
+    float *a = net_forward(n, x, 2), c[16];
+    memcpy(c, net_forward(m, x, 2), sizeof c);
+    for (int i = 0; i < 16; i++) CHECK_MSG(fabsf(a[i] - c[i]) <= 1e-5f * (1 + fabsf(a[i])), "%d: %g %g", i, a[i], c[i]);
+    m->fold_off = 1;
+    CHECK(memcmp(a, net_forward(m, x, 2), sizeof(float) * 16) == 0);
     // load by name: a net of another width reports the tensor and both shapes
     FrBundle b;
     REQUIRE(bundle_read(&b, path, &FR_KIND_FRCK) == 0, "%s", fr_errmsg());
@@ -412,6 +417,49 @@ static void t_bn_act_fused(void) {
         }
 }
 
+// Eval mode without parameter gradients (inference, attacks): a batch norm after a
+// convolution folds into its weights and bias (Node.fold). Output and input gradient
+// against the layers run apart, on a ResNet (conv -> bn fused with a ReLU, and conv ->
+// bn -> add), an IR network (bn -> conv -> bn) and a MobileFaceNet (depthwise, PReLU),
+// with running statistics, scales and shifts away from their defaults.
+static void t_bn_folded(void) {
+    const char *arch[3] = {"tiny-resnet", "tiny-ir", "tiny-mfn"};
+    for (int a = 0; a < 3; a++) {
+        Net *n = build(arch[a], 16, 8);
+        net_init(n, 6);
+        int folds = 0;
+        for (int i = 0; i < n->nn; i++) folds += n->nodes[i].fold > 0;
+        CHECK_MSG(folds > 0, "%s: no convolution with a batch norm to fold", arch[a]);
+        fill_uniform(n->pdata, n->ptotal, -0.5f, 0.5f, 90);
+        for (int i = 0; i < n->np; i++)
+            if (strstr(n->params[i].name, "running_var")) fill_uniform(n->pdata + n->params[i].off, n->params[i].n, 0.5f, 2, 91);
+        int batch = 3;
+        size_t nx = (size_t)batch * 3 * 16 * 16, ny = (size_t)batch * 8;
+        float *x = xmalloc(sizeof(float) * nx), *R = xmalloc(sizeof(float) * ny), *y[2], *dx[2];
+        fill_uniform(x, nx, -1, 1, 92);
+        fill_uniform(R, ny, -1, 1, 93);
+        n->training = 0, n->param_grads = 0, n->input_grad = 1;
+        for (int m = 0; m < 2; m++) {
+            n->fold_off = !m;  // 0: apart, 1: folded
+            y[m] = xmalloc(sizeof(float) * ny), dx[m] = xmalloc(sizeof(float) * nx);
+            memcpy(y[m], net_forward(n, x, batch), sizeof(float) * ny);
+            net_backward(n, R, batch);
+            memcpy(dx[m], n->nodes[0].dy, sizeof(float) * nx);
+        }
+        CHECK_MSG(n->fold != NULL, "%s: the folded weights were never computed", arch[a]);
+        double ey = off_by(y[0], y[1], ny), ex = off_by(dx[0], dx[1], nx);
+        CHECK_MSG(ey <= 1 && ex <= 1, "%s: folded and apart differ (%.2g %.2g of the tolerance)", arch[a], ey, ex);
+        // with parameter gradients wanted, nothing folds: the gradients match the layers apart
+        n->param_grads = 1;
+        n->fold_off = 0;
+        memcpy(y[1], net_forward(n, x, batch), sizeof(float) * ny);
+        CHECK_MSG(!memcmp(y[0], y[1], sizeof(float) * ny), "%s: folded although parameter gradients are on", arch[a]);
+        for (int m = 0; m < 2; m++) free(y[m]), free(dx[m]);
+        free(x), free(R);
+        net_free(n);
+    }
+}
+
 // A frozen network runs forward in chunks of net->micro samples (activations sized for
 // the chunk, the output's rows written in place): the same outputs as the whole batch at
 // once, with a last chunk shorter than the others, and again after the batch changes.
@@ -467,6 +515,7 @@ const TestCase TESTS[] = {
     {"graph_gradients", t_graph_gradients},
     {"two_nets", t_two_nets},
     {"bn_act_fused", t_bn_act_fused},
+    {"bn_folded", t_bn_folded},
     {"micro_batches", t_micro_batches},
     {"param_counts", t_param_counts},
     {"shapes", t_shapes},
