@@ -821,7 +821,7 @@ void net_profile_print(const Net *net, FILE *f) {
         char shape[32];
         snprintf(shape, sizeof shape, "%dx%dx%d", x->out.c, x->out.h, x->out.w);
         fprintf(f, "%-36s %-9s %-14s %9.2f %9.2f", x->name, x->type->name, shape, fw * 1e3, bw * 1e3);
-        if (fl > 0) fprintf(f, " %8.1f %8.1f", fw > 0 ? fl / fw / 1e9 : 0, bw > 0 ? 2 * fl / bw / 1e9 : 0);
+        if (fl > 0) fprintf(f, " %8.1f %8.1f", fw > 0 ? fl / fw / 1e9 : 0, bw > 0 ? (net->param_grads ? 2 : 1) * fl / bw / 1e9 : 0);
         fputc('\n', f);
         int k = 0;
         while (k < nt && strcmp(tn[k], x->type->name)) k++;

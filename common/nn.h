@@ -163,7 +163,8 @@ void net_backward(Net *net, const float *dout, int batch);
 void net_zero_grad(Net *net);
 // Time every node's forward and backward (the backend is synchronised around each, so
 // GPU times are real); net_profile_print writes one line per node (name, type, shape,
-// ms per call forward and backward, GFLOP/s of convolutions and linear layers) and the
+// ms per call forward and backward, GFLOP/s of convolutions and linear layers: the
+// backward counts twice the forward's FLOPs, once without parameter gradients) and the
 // totals per layer type.
 void net_profile_on(Net *net);
 void net_profile_print(const Net *net, FILE *f);
