@@ -663,14 +663,17 @@ void conv_direct_dw(float *dw, const float *dout, const float *in, const ConvGeo
     cbw_run(dw, dout, in, g, ws);
 }
 
+static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
+
+// the largest of what any of the kernels may need for g (channel blocks pack more
+// samples per chunk than the wide kernel: their planes are smaller)
 size_t conv_direct_ws_floats(const ConvGeom *g) {
     if (!dc_fits(g)) return 0;
-    size_t w = cbw_ws(g);
-    DcShape f = fwd_shape(g), b = dx_shape(g);
+    DcShape f = fwd_shape(g), b = dx_shape(g), fc = cb_shape(&f), bc = cb_shape(&b);
     Dx2 d;
-    size_t a = dc_ws(&f, g->n), c = g->sh == 1 ? dc_ws(&b, g->n) : (dx2_plan(g, &d), dx2_ws(&d, g));
-    a = a > c ? a : c;
-    return a > w ? a : w;
+    size_t a = zmax(dc_ws(&f, g->n), dc_ws(&fc, g->n));
+    size_t c = g->sh == 1 ? zmax(dc_ws(&b, g->n), dc_ws(&bc, g->n)) : (dx2_plan(g, &d), dx2_ws(&d, g));
+    return zmax(zmax(a, c), cbw_ws(g));
 }
 
 // Weights packed per register block of bw outputs: wp[ob][i][k][o] = weight of output o = ob*bw+o from
