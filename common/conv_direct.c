@@ -129,10 +129,10 @@ static void dc_offs(const DcShape *s, int *offs) {
 }
 
 // the output pixels a channel block enumerates: (u, v) of rows x cols per sample; the
-// input at n*in_n + u*in_rs + v*in_cs (and the tap's offset), the output at n*out_n +
-// out0 + u*out_rs + v*out_cs, its channels chs apart
+// input at n*in_n + u*in_rs + v (and the tap's offset), the output at n*out_n + out0 +
+// u*out_rs + v*out_cs, its channels chs apart
 typedef struct CbPix {
-    int rows, cols, in_rs, in_cs;
+    int rows, cols, in_rs;
     size_t in_n, out_n, out0, out_rs, out_cs, chs;
 } CbPix;
 
@@ -152,7 +152,7 @@ static DcShape cb_shape(const DcShape *s) {
 // their pixels for the output of s, read from planes of t = cb_shape(s)
 static CbPix cb_pix(const DcShape *s, const DcShape *t) {
     size_t ohw = (size_t)s->oh * s->ow;
-    CbPix px = {s->oh, s->ow, t->Wq, 1, (size_t)s->C * t->plane, (size_t)s->OC * ohw, 0, (size_t)s->ow, 1, ohw};
+    CbPix px = {s->oh, s->ow, t->Wq, (size_t)s->C * t->plane, (size_t)s->OC * ohw, 0, (size_t)s->ow, 1, ohw};
     return px;
 }
 
@@ -167,7 +167,7 @@ static size_t dc_ws(const DcShape *s, int n) { return dc_wfloats(s) + (size_t)dc
 // blocks are interleaved (even and odd lanes) into whole rows of dx as they are stored.
 typedef struct Dx2 {
     DcShape pad;             // dy padded: C = OC planes (oh, ow) in Hq x Wq
-    int C, H, W, kw;         // dx planes, the kernel's width
+    int C, H, W;             // dx planes
     int Ha[2], Wa[2];        // rows (columns) of dx in phase 0 and 1
     int K[2][2];             // taps of phase (a, b)
     int offs[2][2][64];      // their offsets in a padded dy plane
@@ -198,7 +198,7 @@ static void dx2_extent(int k, int p, int out, const int *nin, int *pad, int *siz
 
 static void dx2_plan(const ConvGeom *g, Dx2 *d) {
     int T, L, Hq, Wq, ty[2][64], dy[2][64], tx[2][64], dx[2][64], ny[2], nx[2];
-    d->C = g->c, d->H = g->h, d->W = g->w, d->kw = g->kw;
+    d->C = g->c, d->H = g->h, d->W = g->w;
     for (int a = 0; a < 2; a++) d->Ha[a] = (g->h - a + 1) / 2, d->Wa[a] = (g->w - a + 1) / 2;
     dx2_extent(g->kh, g->ph, g->oh, d->Ha, &T, &Hq);
     dx2_extent(g->kw, g->pw, g->ow, d->Wa, &L, &Wq);
@@ -440,7 +440,7 @@ DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const
     for (int j = 0; j < CB_NP; j++) {
         size_t pix = first + (j < cnt ? j : cnt - 1), n = pix / np, r = pix % np;
         int u = (int)(r / px->cols), v = (int)(r % px->cols);
-        xo[j] = (int)(n * px->in_n) + u * px->in_rs + v * px->in_cs;
+        xo[j] = (int)(n * px->in_n) + u * px->in_rs + v;
         yo[j] = n * px->out_n + px->out0 + u * px->out_rs + v * px->out_cs;
     }
     __m512 acc[CB_NP][4];
@@ -523,7 +523,7 @@ static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2
         dc_pad(yp, dy + (size_t)n0 * in_n, m, &d->pad);
         for (int a = 0; a < 2; a++)
             for (int b = 0; b < 2; b++) {
-                CbPix px = {d->Ha[a], d->Wa[b], d->pad.Wq, 1, (size_t)OC * d->pad.plane, out_n, (size_t)a * d->W + b,
+                CbPix px = {d->Ha[a], d->Wa[b], d->pad.Wq, (size_t)OC * d->pad.plane, out_n, (size_t)a * d->W + b,
                             (size_t)2 * d->W, 2, (size_t)d->H * d->W};
                 if (px.rows > 0 && px.cols > 0)
                     cb_pass(dx + (size_t)n0 * out_n, yp, wp + d->wpo[a][b], NULL, d->C, m, d->offs[a][b], d->K[a][b], OC,
@@ -561,7 +561,7 @@ static void cbw_run(float *dw, const float *dy, const float *x, const ConvGeom *
             int xo[CBW_PC];  // where each pixel's taps start in xp
             for (long p = p0; p < p1; p++) {
                 long n = p / ohw, r = p % ohw;
-                xo[p - p0] = (int)(n * px.in_n + r / g->ow * px.in_rs + r % g->ow * px.in_cs);
+                xo[p - p0] = (int)(n * px.in_n + r / g->ow * px.in_rs + r % g->ow);
             }
 #pragma omp parallel for collapse(2) schedule(static)
             for (int ob = 0; ob < nob; ob++)
