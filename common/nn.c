@@ -666,6 +666,16 @@ void net_param(Net *net, Node *n, const char *suffix, int kind, uint32_t ndim, c
     n->np++;
 }
 
+// the node that alone consumes node i's output and takes no other input: its index, or
+// 0 (i is the output, has other consumers, or its consumer takes more inputs)
+static int sole_consumer(const Net *net, int i) {
+    if (net->nodes[i].consumers != 1 || i == net->output) return 0;
+    for (int j = i + 1; j < net->nn; j++)
+        for (int k = 0; k < net->nodes[j].nin; k++)
+            if (net->nodes[j].in[k] == i) return net->nodes[j].nin == 1 ? j : 0;
+    return 0;
+}
+
 int net_finalize(Net *net, int frozen) {
     if (net->nn == 0 || strcmp(net->nodes[0].type->name, "input") != 0) return fr_err("network %s has no input node", net->name);
     for (int i = 0; i < net->nn; i++) {
@@ -675,34 +685,20 @@ int net_finalize(Net *net, int frozen) {
         if (n->type->declare) n->type->declare(n, net);
         for (int k = 0; k < n->nin; k++) net->nodes[n->in[k]].consumers++;
     }
-    // a batch norm feeding only a ReLU or PReLU runs with it as one pass (Node.fused)
-    for (int i = 0; i < net->nn; i++) net->nodes[i].fused = 0;
-    for (int i = 1; i < net->nn; i++) {
-        Node *b = &net->nodes[i];
-        if (strcmp(b->type->name, "bn") || b->consumers != 1 || i == net->output) continue;
-        for (int j = i + 1; j < net->nn; j++) {
-            Node *a = &net->nodes[j];
-            if (a->nin == 1 && a->in[0] == i) {
-                if (!strcmp(a->type->name, "relu") || !strcmp(a->type->name, "prelu")) b->fused = j, a->fused = -1;
-                break;
-            }
-        }
-    }
+    // a batch norm feeding only a ReLU or PReLU runs with it as one pass (Node.fused);
     // a convolution feeding only a plain batch norm can run with it folded in (Node.fold)
     free(net->fold), net->fold = NULL, net->fold_floats = 0;
-    for (int i = 0; i < net->nn; i++) net->nodes[i].fold = 0;
+    for (int i = 0; i < net->nn; i++) net->nodes[i].fused = 0, net->nodes[i].fold = 0;
     for (int i = 1; i < net->nn; i++) {
-        Node *c = &net->nodes[i];
-        if (strcmp(c->type->name, "conv") || c->consumers != 1 || i == net->output) continue;
-        for (int j = i + 1; j < net->nn; j++) {
-            Node *b = &net->nodes[j];
-            if (b->nin == 1 && b->in[0] == i) {
-                if (!strcmp(b->type->name, "bn")) {
-                    c->fold = j, b->fold = -i, c->fold_at = net->fold_floats;
-                    net->fold_floats += (net->params[c->p0].n + (size_t)c->out.c + 15) & ~(size_t)15;
-                }
-                break;
-            }
+        Node *n = &net->nodes[i];
+        int j = sole_consumer(net, i);
+        if (!j) continue;
+        const char *t = net->nodes[j].type->name;
+        if (!strcmp(n->type->name, "bn") && (!strcmp(t, "relu") || !strcmp(t, "prelu")))
+            n->fused = j, net->nodes[j].fused = -1;
+        if (!strcmp(n->type->name, "conv") && !strcmp(t, "bn")) {
+            n->fold = j, net->nodes[j].fold = -i, n->fold_at = net->fold_floats;
+            net->fold_floats += (net->params[n->p0].n + (size_t)n->out.c + 15) & ~(size_t)15;
         }
     }
     // one block for parameters and buffers, carved in declaration order, 16-float aligned
