@@ -8,7 +8,7 @@
  * MODE: train | infer | profile (training, then a per-layer table on stderr) |
  * profile-infer (the same for inference) | pgd
  * (PGD-10 as an attack runs it: eval mode, frozen statistics, 10 x forward and input
- * gradient of the cross-entropy, no weight gradients). DEVICE: cpu (default), cuda (FP32) or cuda-tf32 (GEMMs on
+ * gradient of the cross-entropy, no weight gradients) | profile-pgd (its table). DEVICE: cpu (default), cuda (FP32) or cuda-tf32 (GEMMs on
  * TF32 tensor cores); on a GPU the input batch is uploaded from the host every step.
  */
 #include <stdio.h>
