@@ -230,6 +230,36 @@ static void t_conv_depthwise(void) {
     fr_conv_direct = saved;
 }
 
+// A batch whose columns do not fit one chunk of the workspace runs in several (here the
+// strided 1x1 path, one sample per chunk): it must equal the samples run one by one,
+// bitwise (the weight gradient accumulates over the samples in the same order).
+static void conv_chunks_vs_samples(int c, int h, int oc, int s) {
+    int n = 2;
+    ConvGeom g = {n, c, h, h, oc, 1, 1, s, s, 0, 0, 1, 0, 0}, g1;
+    REQUIRE(conv_geom(&g) == 0, "geometry");
+    g1 = g;
+    g1.n = 1;
+    size_t chw = (size_t)c * h * h, ohw = (size_t)g.oh * g.ow, nw = (size_t)oc * c;
+    float *x = vec(n * chw), *w = vec(nw), *b = vec(oc), *R = vec(n * oc * ohw), *ws = vec(conv2d_ws_floats(&g));
+    float *y[2] = {vec(n * oc * ohw), vec(n * oc * ohw)}, *dx[2] = {vec(n * chw), vec(n * chw)};
+    float *dw[2] = {vec(nw), vec(nw)};
+    fill_uniform(x, n * chw, -1, 1, 5);
+    fill_uniform(w, nw, -1, 1, 6);
+    fill_uniform(b, oc, -1, 1, 7);
+    fill_uniform(R, n * oc * ohw, -1, 1, 8);
+    B->conv2d_forward(y[0], x, w, b, &g, ws);
+    B->conv2d_backward(dx[0], dw[0], NULL, R, x, w, &g, ws);
+    for (int i = 0; i < n; i++) {
+        B->conv2d_forward(y[1] + i * oc * ohw, x + i * chw, w, b, &g1, ws);
+        B->conv2d_backward(dx[1] + i * chw, dw[1], NULL, R + i * oc * ohw, x + i * chw, w, &g1, ws);
+    }
+    CHECK_MSG(!memcmp(y[0], y[1], sizeof(float) * n * oc * ohw), "1x1 s%d %dx%d: chunked forward differs", s, h, h);
+    CHECK_MSG(!memcmp(dx[0], dx[1], sizeof(float) * n * chw), "1x1 s%d %dx%d: chunked dx differs", s, h, h);
+    CHECK_MSG(!memcmp(dw[0], dw[1], sizeof(float) * nw), "1x1 s%d %dx%d: chunked dw differs", s, h, h);
+    for (int m = 0; m < 2; m++) free(y[m]), free(dx[m]), free(dw[m]);
+    free(x), free(w), free(b), free(R), free(ws);
+}
+
 static void t_conv(void) {
     check_conv(2, 3, 7, 6, 4, 3, 3, 2, 1, 1, 1);   // stride 2, padding, odd sizes, bias
     check_conv(2, 4, 5, 5, 6, 3, 3, 1, 1, 2, 0);   // groups
@@ -239,7 +269,10 @@ static void t_conv(void) {
     check_conv(2, 5, 4, 3, 3, 1, 1, 1, 0, 1, 1);   // pointwise
     check_conv(1, 2, 9, 8, 3, 5, 3, 2, 2, 1, 0);   // rectangular kernel
     check_conv(2, 4, 7, 7, 4, 7, 7, 1, 0, 4, 0);   // GDC: depthwise 7x7, no padding
-    check_conv(2, 3, 6, 6, 4, 1, 1, 2, 0, 1, 0);   // 1x1 stride 2 (IR shortcut)
+    check_conv(2, 3, 6, 6, 4, 1, 1, 2, 0, 1, 0);   // 1x1 stride 2 (IR shortcut), 3x3 out: chunked GEMMs
+    check_conv(2, 3, 15, 16, 4, 1, 1, 2, 0, 1, 1); // 1x1 stride 2, 8x8 out: subsampled planes, bias
+    check_conv(3, 4, 20, 20, 3, 1, 1, 3, 0, 1, 0); // 1x1 stride 3, 7x7 out
+    conv_chunks_vs_samples(1, 3400, 2, 2);         // 1700x1700 outputs: one sample per chunk
     ConvGeom bad = {1, 3, 4, 4, 4, 3, 3, 1, 1, 0, 0, 2, 0, 0};
     CHECK(conv_geom(&bad) < 0);
 }
