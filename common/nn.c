@@ -892,22 +892,29 @@ void net_backward(Net *net, const float *dout, int batch) {
     FR_ASSERT(net->batch == batch);
     Node *out = net_out(net);
     net->be->upload(out->dy, dout, sizeof(float) * batch * shape_numel(out->out));
-    for (int i = 0; i < net->nn; i++)
-        if (net->nodes[i].consumers > 1) net->be->zero(net->nodes[i].dy, sizeof(float) * batch * shape_numel(net->nodes[i].out));
-    for (int i = net->nn - 1; i >= 1; i--) {
+    // A node with several consumers gets the sum of their input gradients: the first of
+    // them to run (the last in order) writes dy itself (a backward pass overwrites all of
+    // din), the others write scratch that is added in; dy is zeroed only where no
+    // consumer wrote it. (Zeroing every such dy first, then adding each consumer's
+    // scratch, cost a write and a read-modify-write of the activation per block more.)
+    for (int i = 0; i < net->nn; i++) net->nodes[i].dy_set = 0;
+    for (int i = net->nn - 1; i >= 0; i--) {
         Node *n = &net->nodes[i];
-        if (!n->type->backward || (n->fused < 0 && fuse_on(net, n)) || (n->fold < 0 && fold_on(net, n))) continue;
+        if (n->consumers > 1 && !n->dy_set) net->be->zero(n->dy, sizeof(float) * batch * shape_numel(n->out));
+        if (i == 0 || !n->type->backward || (n->fused < 0 && fuse_on(net, n)) || (n->fold < 0 && fold_on(net, n)))
+            continue;
         float *din[NN_MAX_IN] = {0};
         float *t = net->gtmp;
         for (int k = 0; k < n->nin; k++) {
             Node *src = &net->nodes[n->in[k]];
             if (n->in[k] == 0 && !net->input_grad) {
                 din[k] = NULL;
-            } else if (src->consumers > 1) {
+            } else if (src->consumers > 1 && src->dy_set) {
                 din[k] = t;
                 t += (size_t)batch * shape_numel(src->out) + 16;
             } else {
                 din[k] = src->dy;
+                src->dy_set = 1;
             }
         }
         double t0 = net->prof ? prof_now(net) : 0;
@@ -915,9 +922,7 @@ void net_backward(Net *net, const float *dout, int batch) {
         if (net->prof) net->prof[3 * i + 1] += prof_now(net) - t0;
         for (int k = 0; k < n->nin; k++) {
             Node *src = &net->nodes[n->in[k]];
-            if (din[k] && src->consumers > 1) {
-                net->be->accumulate(src->dy, din[k], (size_t)batch * shape_numel(src->out));
-            }
+            if (din[k] && din[k] != src->dy) net->be->accumulate(src->dy, din[k], (size_t)batch * shape_numel(src->out));
         }
     }
 }

@@ -76,6 +76,7 @@ struct Node {
     float *y, *dy;       // output (batch x numel) and its gradient
     float *saved;
     int consumers;
+    int dy_set;          // net_backward: a consumer has written dy (nodes with several consumers)
     // a batch norm whose one consumer is a ReLU or PReLU: the index of that node, whose
     // output it writes itself (the two run as one pass, the batch norm's output never
     // stored); -1 on that activation node; 0 elsewhere (net_finalize)
