@@ -112,6 +112,7 @@ struct Net {
     size_t fold_floats;
     int micro;           // a frozen network on the CPU in eval mode runs forward through chunks
                          // of this many samples (0: the whole batch at once), see net_forward
+    int tail;            // with chunks: nodes from here on run once on the whole batch (net_alloc)
     int output;
     // segments of a batch with their own BN statistics, and (dual BN) which set each updates
     int nseg, seg[NN_MAX_SEG + 1], seg_set[NN_MAX_SEG];

@@ -461,11 +461,12 @@ static void t_bn_folded(void) {
 }
 
 // A frozen network runs forward in chunks of net->micro samples (activations sized for
-// the chunk, the output's rows written in place): the same outputs as the whole batch at
+// the chunk, the output's rows written in place) up to its first linear layer, which
+// runs once on the whole batch with the rest: the same outputs as the whole batch at
 // once, with a last chunk shorter than the others, and again after the batch changes.
 static void t_micro_batches(void) {
-    const char *arch[2] = {"tiny-mfn", "tiny-ir"};
-    for (int a = 0; a < 2; a++) {
+    const char *arch[3] = {"tiny-mfn", "tiny-ir", "tiny-resnet"};
+    for (int a = 0; a < 3; a++) {
         Net *n = backbone_new(arch[a], 16, 8);
         REQUIRE(n && net_finalize(n, 1) == 0, "%s", fr_errmsg());
         net_init(n, 5);
@@ -480,6 +481,7 @@ static void t_micro_batches(void) {
         n->micro = 3;
         memcpy(part, net_forward(n, x, 7), sizeof part);
         CHECK(n->mb == 3 && n->batch == 7);
+        CHECK_MSG(n->tail < n->nn && !strcmp(n->nodes[n->tail].type->name, "linear"), "%s: tail %d", arch[a], n->tail);
         CHECK_MSG(off_by(part, whole, 7 * 8) <= 1, "%s: chunks of 3 differ from the whole batch", arch[a]);
         memcpy(part, net_forward(n, x, 5), sizeof(float) * 5 * 8);  // reallocated for 5
         CHECK_MSG(off_by(part, whole, 5 * 8) <= 1, "%s: a batch of 5 in chunks differs", arch[a]);
@@ -489,6 +491,29 @@ static void t_micro_batches(void) {
         n->training = 0;
         net_free(n);
     }
+}
+
+// The tail reading the input itself (a linear layer on the images): the input then
+// holds every row, each chunk's written at its place
+static void t_micro_tail_input(void) {
+    Net *n = net_new("lin");
+    int x = net_input(n, 2, 3, 3), in[1] = {x};
+    int c = net_add(n, "conv", "c", in, 1, "oc=2 k=3 p=1"), ic[1] = {c};
+    int r = net_add(n, "relu", "r", ic, 1, ""), l[2] = {r, x};
+    int s = net_add(n, "add", "s", l, 2, ""), is[1] = {s};
+    int f = net_add(n, "linear", "fc", in, 1, "out=4"), fi[1] = {f};
+    (void)is, (void)fi;
+    REQUIRE(net_finalize(n, 1) == 0, "%s", fr_errmsg());
+    net_init(n, 3);
+    float xs[5 * 18], whole[5 * 4], part[5 * 4];
+    fill_uniform(xs, 5 * 18, -1, 1, 9);
+    n->micro = 0;
+    memcpy(whole, net_forward(n, xs, 5), sizeof whole);
+    n->micro = 2;
+    memcpy(part, net_forward(n, xs, 5), sizeof part);
+    CHECK(n->mb == 2 && n->tail == f);
+    CHECK_MSG(off_by(part, whole, 5 * 4) <= 1, "a linear layer on the input: chunks differ from the whole batch");
+    net_free(n);
 }
 
 // Two networks side by side, one frozen (a teacher beside its student)
@@ -517,6 +542,7 @@ const TestCase TESTS[] = {
     {"bn_act_fused", t_bn_act_fused},
     {"bn_folded", t_bn_folded},
     {"micro_batches", t_micro_batches},
+    {"micro_tail_input", t_micro_tail_input},
     {"param_counts", t_param_counts},
     {"shapes", t_shapes},
     {"tiny_vs_torch", t_tiny_vs_torch},
