@@ -497,7 +497,13 @@ static void pws_subsample(float *xs, const float *x, int m, const ConvGeom *g) {
         float *o = xs + p * ohw;
         for (int oy = 0; oy < g->oh; oy++) {
             const float *r = xc + (size_t)oy * g->sh * g->w;
-            for (int ox = 0; ox < g->ow; ox++) o[(size_t)oy * g->ow + ox] = r[(size_t)ox * g->sw];
+            float *orow = o + (size_t)oy * g->ow;
+            if (g->sw == 1)
+                memcpy(orow, r, sizeof(float) * g->ow);
+            else if (g->sw == 2)  // a constant stride vectorises
+                for (int ox = 0; ox < g->ow; ox++) orow[ox] = r[2 * ox];
+            else
+                for (int ox = 0; ox < g->ow; ox++) orow[ox] = r[(size_t)ox * g->sw];
         }
     }
 }
@@ -509,10 +515,14 @@ static void pws_spread(float *dx, const float *dxs, int m, const ConvGeom *g) {
     for (size_t p = 0; p < (size_t)m * g->c; p++) {
         float *xc = dx + p * hw;
         const float *s = dxs + p * ohw;
-        memset(xc, 0, sizeof(float) * hw);
+        if (g->sh != 1 || g->sw != 1 || g->oh != g->h || g->ow != g->w) memset(xc, 0, sizeof(float) * hw);
         for (int oy = 0; oy < g->oh; oy++) {
             float *r = xc + (size_t)oy * g->sh * g->w;
-            for (int ox = 0; ox < g->ow; ox++) r[(size_t)ox * g->sw] = s[(size_t)oy * g->ow + ox];
+            const float *srow = s + (size_t)oy * g->ow;
+            if (g->sw == 1)
+                memcpy(r, srow, sizeof(float) * g->ow);
+            else
+                for (int ox = 0; ox < g->ow; ox++) r[(size_t)ox * g->sw] = srow[ox];
         }
     }
 }
@@ -1008,21 +1018,21 @@ static void tanh_backward_cpu(float *din, const float *dout, const float *out, s
 
 // ---------------------------------------------------------------- pooling
 
+// a 1x1 window (IR's shortcuts, MaxPool2d(1, stride)) is a subsample: no argmax is
+// stored, the backward pass spreads the gradient back by the geometry
+static int pool_is_subsample(const ConvGeom *g) { return g->kh == 1 && g->kw == 1 && g->ph == 0 && g->pw == 0; }
+
 static void maxpool_forward_cpu(float *out, int32_t *idx, const float *in, const ConvGeom *g) {
+    if (pool_is_subsample(g)) {
+        pws_subsample(out, in, g->n, g);
+        return;
+    }
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < g->n; n++)
         for (int c = 0; c < g->c; c++) {
             const float *x = in + ((size_t)n * g->c + c) * g->h * g->w;
             float *y = out + ((size_t)n * g->c + c) * g->oh * g->ow;
             int32_t *id = idx + ((size_t)n * g->c + c) * g->oh * g->ow;
-            if (g->kh == 1 && g->kw == 1 && g->ph == 0 && g->pw == 0) {  // a strided subsample (IR shortcuts)
-                for (int oy = 0; oy < g->oh; oy++)
-                    for (int ox = 0; ox < g->ow; ox++) {
-                        int32_t i = oy * g->sh * g->w + ox * g->sw;
-                        y[oy * g->ow + ox] = x[i], id[oy * g->ow + ox] = i;
-                    }
-                continue;
-            }
             for (int oy = 0; oy < g->oh; oy++)
                 for (int ox = 0; ox < g->ow; ox++) {
                     float best = -INFINITY;
@@ -1044,6 +1054,10 @@ static void maxpool_forward_cpu(float *out, int32_t *idx, const float *in, const
 }
 
 static void maxpool_backward_cpu(float *din, const float *dout, const int32_t *idx, const ConvGeom *g) {
+    if (pool_is_subsample(g)) {
+        pws_spread(din, dout, g->n, g);
+        return;
+    }
     size_t hw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < g->n; n++)

@@ -451,6 +451,32 @@ static void t_pooling(void) {
     for (int i = 0; i < 16; i++) x[i] = (float)i;
     B->maxpool_forward(y, id, x, &g);
     CHECK(y[0] == 0 && y[1] == 2 && y[2] == 8 && y[3] == 10);
+    // and its gradient is spread back by the geometry (zero between), every element of dx
+    // written; strides 1, 2 (odd sides) and 3
+    static const int sh[3][3] = {{3, 4, 1}, {5, 7, 2}, {7, 8, 3}};
+    for (int t = 0; t < 3; t++) {
+        ConvGeom q = {2, 3, sh[t][0], sh[t][1], 3, 1, 1, sh[t][2], sh[t][2], 0, 0, 1, 0, 0};
+        REQUIRE(conv_geom(&q) == 0, "geometry");
+        size_t hw = (size_t)q.h * q.w, ohw = (size_t)q.oh * q.ow, planes = 6;
+        float *xs = vec(planes * hw), *ys = vec(planes * ohw), *dy = vec(planes * ohw), *dx = vec(planes * hw);
+        int32_t *ids = xcalloc(planes * ohw, sizeof(int32_t));
+        fill_uniform(xs, planes * hw, -1, 1, 40 + t);
+        fill_uniform(dy, planes * ohw, -1, 1, 50 + t);
+        for (size_t i = 0; i < planes * hw; i++) dx[i] = NAN;
+        B->maxpool_forward(ys, ids, xs, &q);
+        B->maxpool_backward(dx, dy, ids, &q);
+        int bad = 0;
+        for (size_t p = 0; p < planes; p++)
+            for (int yy = 0; yy < q.h; yy++)
+                for (int xx = 0; xx < q.w; xx++) {
+                    int on = yy % q.sh == 0 && xx % q.sw == 0 && yy / q.sh < q.oh && xx / q.sw < q.ow;
+                    size_t o = p * ohw + (size_t)(yy / q.sh) * q.ow + xx / q.sw, i = p * hw + (size_t)yy * q.w + xx;
+                    if (on && (ys[o] != xs[i] || dx[i] != dy[o])) bad++;
+                    if (!on && dx[i] != 0) bad++;
+                }
+        CHECK_MSG(!bad, "1x1 max pool stride %d on %dx%d: %d elements wrong", q.sh, q.h, q.w, bad);
+        free(xs), free(ys), free(dy), free(dx), free(ids);
+    }
 }
 
 // ---------------------------------------------------------------- linear, elementwise, normalisation
