@@ -44,6 +44,9 @@ int fr_conv_direct = -1, fr_conv_cb = -1;
 #define CB_OB 64               // output channels per channel block (4 vectors)
 #define DC_CHUNK ((size_t)1 << 21)  // floats of padded input per chunk of samples
 #define CBW_PC 1024            // pixels per pass of the channel-blocked weight gradient
+#ifndef CB_WBYTES
+#define CB_WBYTES ((size_t)512 << 10)  // stride-2 forward: weights per chunk of input channels (cb_pass)
+#endif
 #define CB_MIN_CK 288          // channel blocks from this many products per output (32 x 3x3)
 
 typedef struct DcShape {
@@ -406,14 +409,11 @@ static void dx2_run(float *dx, const float *dy, const float *wp, int n, const Dx
 // enumerated (no wide columns), any 6 of the chunk, and stored by scatters along the
 // channels. Each output is one block's sum over (c, k) in order, as in dc_block.
 DC_TARGET static inline __attribute__((always_inline)) void cb_acc(__m512 acc[CB_NP][4], const float *x, const int *xo,
-                                                                   size_t plane, int C, const int *offs, int K,
+                                                                   size_t plane, int c0, int c1, const int *offs, int K,
                                                                    const float *wb) {
     const float *q[CB_NP];
-    for (int j = 0; j < CB_NP; j++) {
-        q[j] = x + xo[j];
-        for (int v = 0; v < 4; v++) acc[j][v] = _mm512_setzero_ps();
-    }
-    for (int c = 0; c < C; c++) {
+    for (int j = 0; j < CB_NP; j++) q[j] = x + xo[j] + (size_t)c0 * plane;
+    for (int c = c0; c < c1; c++) {
         const float *wc = wb + (size_t)c * K * CB_OB;
         for (int k = 0; k < K; k++, wc += CB_OB) {
             __m512 w0 = _mm512_loadu_ps(wc), w1 = _mm512_loadu_ps(wc + 16), w2 = _mm512_loadu_ps(wc + 32),
@@ -432,9 +432,11 @@ DC_TARGET static inline __attribute__((always_inline)) void cb_acc(__m512 acc[CB
 }
 
 // block blk of 6 pixels (the last ones repeat the chunk's last pixel, not stored) for
-// output channels ob*64.. < nout, + bias
+// output channels ob*64.. < nout: the sums over input channels [c0, c1) continue those
+// stored in y over [0, c0) (read back by gathers) and are stored, + bias after the last
+// (c1 == C)
 DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const float *bias, int nout, int ob, long blk,
-                               int m, const int *offs, int K, int C, size_t plane, const CbPix *px) {
+                               int m, const int *offs, int K, int C, int c0, int c1, size_t plane, const CbPix *px) {
     size_t np = (size_t)px->rows * px->cols, total = (size_t)m * np, first = (size_t)blk * CB_NP, yo[CB_NP];
     int cnt = total - first < CB_NP ? (int)(total - first) : CB_NP, xo[CB_NP];
     for (int j = 0; j < CB_NP; j++) {
@@ -444,16 +446,25 @@ DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const
         yo[j] = n * px->out_n + px->out0 + u * px->out_rs + v * px->out_cs;
     }
     __m512 acc[CB_NP][4];
-    cb_acc(acc, xp, xo, plane, C, offs, K, wb);
     const __m512i lane =
         _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32((int)px->chs));
+    __mmask16 mk[4];
     for (int v = 0; v < 4; v++) {
-        int o0 = ob * CB_OB + 16 * v, left = nout - o0;
-        if (left <= 0) break;
-        __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-        __m512 bv = bias ? _mm512_maskz_loadu_ps(mk, bias + o0) : _mm512_setzero_ps();
+        int left = nout - (ob * CB_OB + 16 * v);
+        mk[v] = left <= 0 ? 0 : left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+    }
+    for (int j = 0; j < CB_NP; j++)
+        for (int v = 0; v < 4; v++)
+            acc[j][v] = c0 > 0 && j < cnt && mk[v] ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk[v], lane,
+                                                                                 y + yo[j] + (size_t)(ob * CB_OB + 16 * v) * px->chs, 4)
+                                                   : _mm512_setzero_ps();
+    cb_acc(acc, xp, xo, plane, c0, c1, offs, K, wb);
+    for (int v = 0; v < 4; v++) {
+        int o0 = ob * CB_OB + 16 * v;
+        if (!mk[v]) break;
+        __m512 bv = bias && c1 == C ? _mm512_maskz_loadu_ps(mk[v], bias + o0) : _mm512_setzero_ps();
         for (int j = 0; j < cnt; j++)
-            _mm512_mask_i32scatter_ps(y + yo[j] + (size_t)o0 * px->chs, mk, lane, _mm512_add_ps(acc[j][v], bv), 4);
+            _mm512_mask_i32scatter_ps(y + yo[j] + (size_t)o0 * px->chs, mk[v], lane, _mm512_add_ps(acc[j][v], bv), 4);
     }
 }
 
@@ -491,13 +502,25 @@ DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int
 }
 
 // outputs of px for one chunk of m samples (y at its first sample) from padded planes xp
+// wbytes: the input channels run in chunks whose weights (per block of 64 outputs) take
+// at most this many bytes, the sums continued chunk after chunk (0: all at once).
+// Measured (2 threads, batch 32, forward): 512@14->7 at stride 2, 1.2 MB of weights
+// per block, 48-49 -> 43.5 ms in chunks of 384-640 KiB; but 512@7 at stride 1, forward
+// and input gradient, 39.5 -> 41 ms (the gathers, and the prefetchers already stream
+// the weights there): chunks at stride 2 only.
 static void cb_pass(float *y, const float *xp, const float *wp, const float *bias, int nout, int m, const int *offs,
-                    int K, int C, size_t plane, const CbPix *px) {
+                    int K, int C, size_t plane, const CbPix *px, size_t wbytes) {
     long nob = (nout + CB_OB - 1) / CB_OB, nblk = (long)(((size_t)m * px->rows * px->cols + CB_NP - 1) / CB_NP);
+    // (a phase of a stride-2 input gradient may have no taps, K = 0: its sums are zero)
+    int nch = wbytes ? (int)(((size_t)C * K * CB_OB * sizeof(float) + wbytes - 1) / wbytes) : 1;
+    int cc = nch > 1 ? (C + nch - 1) / nch : C;
+    for (int c0 = 0; c0 < C; c0 += cc) {
+        int c1 = c0 + cc < C ? c0 + cc : C;
 #pragma omp parallel for collapse(2) schedule(static)
-    for (long ob = 0; ob < nob; ob++)
-        for (long b = 0; b < nblk; b++)
-            cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, bias, nout, (int)ob, b, m, offs, K, C, plane, px);
+        for (long ob = 0; ob < nob; ob++)
+            for (long b = 0; b < nblk; b++)
+                cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, bias, nout, (int)ob, b, m, offs, K, C, c0, c1, plane, px);
+    }
 }
 
 // as dc_run, by channel blocks (weights packed for them)
@@ -510,7 +533,8 @@ static void cb_run(float *y, const float *x, const float *wp, const float *bias,
     for (int n0 = 0; n0 < n; n0 += nb) {
         int m = n - n0 < nb ? n - n0 : nb;
         dc_pad(xp, x + (size_t)n0 * in_n, m, &t);
-        cb_pass(y + (size_t)n0 * px.out_n, xp, wp, bias, s->OC, m, offs, s->kh * s->kw, s->C, t.plane, &px);
+        cb_pass(y + (size_t)n0 * px.out_n, xp, wp, bias, s->OC, m, offs, s->kh * s->kw, s->C, t.plane, &px,
+                s->st == 2 ? CB_WBYTES : 0);
     }
 }
 
@@ -527,7 +551,7 @@ static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2
                             (size_t)2 * d->W, 2, (size_t)d->H * d->W};
                 if (px.rows > 0 && px.cols > 0)
                     cb_pass(dx + (size_t)n0 * out_n, yp, wp + d->wpo[a][b], NULL, d->C, m, d->offs[a][b], d->K[a][b], OC,
-                            d->pad.plane, &px);
+                            d->pad.plane, &px, 0);
             }
     }
 }

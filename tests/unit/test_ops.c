@@ -130,6 +130,8 @@ static void t_conv_direct(void) {
     direct_vs_gemm(3, 130, 4, 4, 70, 3, 3, 1, 1, 1, 0);
     direct_vs_gemm(4, 66, 16, 15, 131, 3, 3, 2, 1, 1, 1);
     direct_vs_gemm(3, 33, 7, 7, 20, 3, 3, 2, 1, 1, 0);
+    // stride 2 with weights past CB_WBYTES per block: the sums continued over input-channel chunks
+    direct_vs_gemm(2, 300, 9, 10, 70, 3, 3, 2, 1, 1, 1);
     // the direct path by central differences as well, not only against the GEMM path
     int saved = fr_conv_direct;
     fr_conv_direct = 1;
