@@ -762,12 +762,28 @@ static void dc_pack(float *wp, const float *w, int nout, int nin, int K, const i
         }
 }
 
+size_t conv_direct_packed_floats(const ConvGeom *g) {
+    if (!conv_direct_ok(g)) return 0;
+    DcShape s = fwd_shape(g);
+    return dc_wfloats(&s);
+}
+
+void conv_direct_pack_weights(float *wp, const float *w, const ConvGeom *g) {
+    int kk = g->kh * g->kw, kidx[64];
+    for (int k = 0; k < kk; k++) kidx[k] = k;
+    dc_pack(wp, w, g->oc, g->c, kk, kidx, kk, 0, fwd_mode(g) == 2 ? CB_OB : DC_OB);
+}
+
+void conv_direct_forward_packed(float *out, const float *in, const float *wp, const float *b, const ConvGeom *g,
+                                float *ws) {
+    DcShape s = fwd_shape(g);
+    (fwd_mode(g) == 2 ? cb_run : dc_run)(out, in, wp, b, g->n, &s, ws);
+}
+
 void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
     DcShape s = fwd_shape(g);
-    int kk = g->kh * g->kw, kidx[64], cb = fwd_mode(g) == 2;
-    for (int k = 0; k < kk; k++) kidx[k] = k;
-    dc_pack(ws, w, g->oc, g->c, kk, kidx, kk, 0, cb ? CB_OB : DC_OB);
-    (cb ? cb_run : dc_run)(out, in, ws, b, g->n, &s, ws + dc_wfloats(&s));
+    conv_direct_pack_weights(ws, w, g);
+    conv_direct_forward_packed(out, in, ws, b, g, ws + dc_wfloats(&s));
 }
 
 void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws) {

@@ -140,12 +140,18 @@ static int fold_on(const Net *net, const Node *n);
 static void conv_forward(Node *n, Net *net, int batch) {
     ConvPriv *p = n->priv;
     p->geom.n = batch;
+    float *y = n->y, *w = P(net, n, 0), *b = p->bias ? P(net, n, 1) : NULL;
     if (fold_on(net, n)) {  // weights then bias, folded (fold_prepare); the batch norm's output
-        float *wf = net->fold + n->fold_at;
-        net->be->conv2d_forward(net->nodes[n->fold].y, IN(net, n, 0)->y, wf, wf + net->params[n->p0].n, &p->geom, net->ws);
+        y = net->nodes[n->fold].y;
+        w = net->fold + n->fold_at;
+        b = w + net->params[n->p0].n;
+    }
+    if (net->pack && n->pack_at != SIZE_MAX && conv_direct_ok(&p->geom)) {  // chunks: pack once per batch
+        if (net->pack_now) conv_direct_pack_weights(net->pack + n->pack_at, w, &p->geom);
+        conv_direct_forward_packed(y, IN(net, n, 0)->y, net->pack + n->pack_at, b, &p->geom, net->ws);
         return;
     }
-    net->be->conv2d_forward(n->y, IN(net, n, 0)->y, P(net, n, 0), p->bias ? P(net, n, 1) : NULL, &p->geom, net->ws);
+    net->be->conv2d_forward(y, IN(net, n, 0)->y, w, b, &p->geom, net->ws);
 }
 static void conv_backward(Node *n, Net *net, int batch, float **din) {
     ConvPriv *p = n->priv;
@@ -775,6 +781,18 @@ void net_alloc(Net *net, int batch) {
     if (net->act) net->be->release(net->act), net->act = NULL;
     if (net->ws) net->be->release(net->ws), net->ws = NULL;
     net->tail = mb < batch ? micro_tail(net) : net->nn;
+    // chunks: the direct convolutions' weights packed once per batch, not once per chunk
+    // (IR-18 inference, batch 64 in chunks of 8: packing took ~3% of the time)
+    free(net->pack), net->pack = NULL;
+    size_t pack = 0;
+    for (int i = 0; i < net->nn; i++) {
+        Node *n = &net->nodes[i];
+        n->pack_at = SIZE_MAX;
+        if (mb == batch || i >= net->tail || net->be->device || strcmp(n->type->name, "conv")) continue;
+        size_t f = conv_direct_packed_floats(&((ConvPriv *)n->priv)->geom);
+        if (f) n->pack_at = pack, pack += (f + 15) & ~(size_t)15;
+    }
+    if (pack) net->pack = xmalloc(sizeof(float) * pack);
     size_t total = 0, ws = 0, tmp = 0;
     for (int i = 0; i < net->nn; i++) {
         Node *n = &net->nodes[i];
@@ -905,6 +923,7 @@ float *net_forward(Net *net, const float *x, int batch) {
     }
     for (int b0 = 0; b0 < batch; b0 += net->mb) {
         int m = batch - b0 < net->mb ? batch - b0 : net->mb;
+        net->pack_now = b0 == 0;
         for (int i = 0; i < net->tail; i++)
             if (node_rows(net, i, batch, net->mb) == batch) net->nodes[i].y += (size_t)b0 * shape_numel(net->nodes[i].out);
         net->be->upload(in->y, x + (size_t)b0 * in_n, sizeof(float) * m * in_n);
@@ -996,6 +1015,7 @@ void net_free(Net *net) {
     if (net->wp != net->pdata) net->be->release(net->wp);
     if (net->wg && net->wg != net->gdata) net->be->release(net->wg);
     free(net->nodes), free(net->params), free(net->pdata), free(net->gdata), free(net->prof), free(net->fold);
+    free(net->pack);
     free(net->arch), free(net->name);
     free(net);
 }

@@ -88,6 +88,9 @@ struct Node {
     // (net->fold + fold_at) and writes the batch norm's output itself.
     int fold;
     size_t fold_at;
+    // a convolution's weights packed for the direct forward, net->pack + pack_at, when a
+    // frozen network runs in chunks (net_alloc); SIZE_MAX elsewhere
+    size_t pack_at;
 };
 
 struct Net {
@@ -113,6 +116,8 @@ struct Net {
     int micro;           // a frozen network on the CPU in eval mode runs forward through chunks
                          // of this many samples (0: the whole batch at once), see net_forward
     int tail;            // with chunks: nodes from here on run once on the whole batch (net_alloc)
+    float *pack;         // with chunks: the direct convolutions' packed weights (Node.pack_at),
+    int pack_now;        // packed by the first chunk of each net_forward (pack_now set)
     int output;
     // segments of a batch with their own BN statistics, and (dual BN) which set each updates
     int nseg, seg[NN_MAX_SEG + 1], seg_set[NN_MAX_SEG];

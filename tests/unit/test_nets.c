@@ -485,6 +485,13 @@ static void t_micro_batches(void) {
         CHECK_MSG(off_by(part, whole, 7 * 8) <= 1, "%s: chunks of 3 differ from the whole batch", arch[a]);
         memcpy(part, net_forward(n, x, 5), sizeof(float) * 5 * 8);  // reallocated for 5
         CHECK_MSG(off_by(part, whole, 5 * 8) <= 1, "%s: a batch of 5 in chunks differs", arch[a]);
+        // new weights between two batches: the chunks' packed weights are packed again
+        for (size_t i = 0; i < n->ptotal; i++) n->pdata[i] *= i % 3 ? 1.25f : 0.75f;
+        memcpy(part, net_forward(n, x, 5), sizeof(float) * 5 * 8);
+        n->micro = 0;
+        memcpy(whole, net_forward(n, x, 5), sizeof(float) * 5 * 8);
+        n->micro = 3;
+        CHECK_MSG(off_by(part, whole, 5 * 8) <= 1, "%s: chunks after new weights differ from the whole batch", arch[a]);
         n->training = 1;  // batch statistics: the whole batch, never chunks
         net_forward(n, x, 7);
         CHECK(n->mb == 7);
