@@ -1160,12 +1160,20 @@ static void linear_backward_cpu(float *din, float *dw, float *db, const float *d
             for (int k = 0; k < o; k++) db[k] += dout[(size_t)r * o + k];
 }
 
+// element i draws word i % 4 of the stream's Philox block i / 4 (as the CUDA kernel
+// does), so the threads start their runs of 4096 at their own block: the same masks
 static void dropout_forward_cpu(float *out, uint8_t *mask, const float *in, float p, uint64_t seed, uint64_t step, size_t n) {
-    Rng r = rng_stream(seed, RNG_DROPOUT, 0, step);
+    const Rng r0 = rng_stream(seed, RNG_DROPOUT, 0, step);
     float keep = 1 / (1 - p);
-    for (size_t i = 0; i < n; i++) {
-        mask[i] = rng_uniform(&r) >= p;
-        out[i] = mask[i] ? in[i] * keep : 0;
+#pragma omp parallel for schedule(static)
+    for (size_t i0 = 0; i0 < n; i0 += 4096) {
+        Rng r = r0;
+        r.ctr[0] = (uint32_t)(i0 / 4);
+        size_t i1 = n - i0 < 4096 ? n : i0 + 4096;
+        for (size_t i = i0; i < i1; i++) {
+            mask[i] = rng_uniform(&r) >= p;
+            out[i] = mask[i] ? in[i] * keep : 0;
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 #include "gradcheck.h"
 #include "harness.h"
 #include "ops.h"
+#include "rng.h"
 #include "xio.h"
 
 static const Backend *B = &BACKEND_CPU;
@@ -602,6 +603,12 @@ static void t_dropout(void) {
     CHECK(memcmp(m, m2, n) == 0);
     B->dropout_forward(y2, m2, x, 0.4f, 7, 4, n);  // next step: another mask
     CHECK(memcmp(m, m2, n) != 0);
+    // element i keeps where word i of the stream (seed, RNG_DROPOUT, 0, step), drawn in
+    // order, is at least p (the CPU's threads and the CUDA kernel draw the same words)
+    Rng r = rng_stream(7, RNG_DROPOUT, 0, 3);
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++) differ += m[i] != (rng_uniform(&r) >= 0.4f);
+    CHECK_MSG(differ == 0, "dropout: %zu of %zu mask elements are not the stream's draws", differ, n);
     free(x), free(y), free(dx), free(y2), free(m), free(m2);
 }
 
