@@ -540,7 +540,7 @@ static void add_forward(Node *n, Net *net, int batch) {
 static void add_backward(Node *n, Net *net, int batch, float **din) {
     size_t r = rows(net, n, batch);
     for (int k = 0; k < 2; k++)
-        if (din[k]) net->be->copy(din[k], n->dy, sizeof(float) * r);
+        if (din[k] && din[k] != n->dy) net->be->copy(din[k], n->dy, sizeof(float) * r);  // (net_alloc)
 }
 static int chanmul_infer(Node *n, Net *net) {
     Shape a = IN(net, n, 0)->out, s = IN(net, n, 1)->out;
@@ -823,6 +823,16 @@ void net_alloc(Net *net, int batch) {
         n->dy = net->frozen ? NULL : p;
         if (!net->frozen) p += r;
         n->saved = p, p += (sv + 15) & ~(size_t)15;
+    }
+    // an add passes its output gradient unchanged to both inputs: an input that only the
+    // add consumes reads the add's dy as its own (add_backward copies to the others)
+    for (int i = 1; i < net->nn && !net->frozen; i++) {
+        Node *n = &net->nodes[i];
+        if (strcmp(n->type->name, "add")) continue;
+        for (int k = 0; k < n->nin; k++) {
+            int s = n->in[k];
+            if (s > 0 && s != net->output && net->nodes[s].consumers == 1) net->nodes[s].dy = n->dy;
+        }
     }
     net->batch = batch, net->mb = mb;
 }
