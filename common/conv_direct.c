@@ -104,6 +104,16 @@ void conv_unpad_phases(float *x, const float *src, size_t phase, int h, int w, i
     phase_copy((float *)src, phase, x, h, w, ph, pw, s, wq, 0);  // src only read
 }
 
+// what the forward adds to each output before it is stored: the bias (NULL: none), then
+// the activation act (FR_ACT_NONE, FR_ACT_RELU, FR_ACT_PRELU with slope per output
+// channel), as the layers after the convolution would compute them (relu_forward,
+// prelu_forward: u > 0 ? u : 0, or slope * u)
+typedef struct DcOut {
+    const float *bias, *slope;
+    int act;
+} DcOut;
+static const DcOut dc_plain = {NULL, NULL, FR_ACT_NONE};
+
 static DcShape dc_shape(int C, int H, int W, int OC, int kh, int kw, int ph, int pw, int st) {
     DcShape s = {C, H, W, OC, kh, kw, ph, pw, st, H + 2 * ph, W + 2 * pw, 0, 0, 0, 0, 0, 0};
     s.oh = (s.Hp - kh) / st + 1, s.ow = (s.Wp - kw) / st + 1;
@@ -270,8 +280,14 @@ static void dc_pad(float *xp, const float *x, int nb, const DcShape *s) {
 
 // store 16 wide pixels starting at p (lanes past the last row or in dropped columns are
 // skipped), + bias, into the plane y (oh, ow)
-DC_TARGET static inline void dc_store(float *y, __m512 v, int p, const DcShape *s, float bias) {
-    v = _mm512_add_ps(v, _mm512_set1_ps(bias));
+DC_TARGET static inline __m512 dc_act(__m512 u, int act, __m512 a) {
+    if (act == FR_ACT_NONE) return u;
+    __mmask16 pos = _mm512_cmp_ps_mask(u, _mm512_setzero_ps(), _CMP_GT_OQ);
+    return _mm512_mask_blend_ps(pos, act == FR_ACT_RELU ? _mm512_setzero_ps() : _mm512_mul_ps(a, u), u);
+}
+
+DC_TARGET static inline void dc_store(float *y, __m512 v, int p, const DcShape *s, float bias, int act, float slope) {
+    v = dc_act(_mm512_add_ps(v, _mm512_set1_ps(bias)), act, _mm512_set1_ps(slope));
     float lane[16];
     int i = p / s->Wq, j = p % s->Wq, l = 0;
     if (j + 16 <= s->ow && i < s->oh) {  // one run inside a row
@@ -310,7 +326,7 @@ DC_TARGET static inline __attribute__((always_inline)) void dc_acc(__m512 acc[DC
 }
 
 // one sample's block of 8 output channels: y planes ob*8.. of yn, from padded xn
-DC_TARGET static void dc_block(float *yn, const float *xn, const float *wb, const float *bias, int ob,
+DC_TARGET static void dc_block(float *yn, const float *xn, const float *wb, const DcOut *e, int ob,
                                const DcShape *s) {
     int K = s->kh * s->kw, P = s->oh * s->Wq, offs[64];
     dc_offs(s, offs);
@@ -322,14 +338,16 @@ DC_TARGET static void dc_block(float *yn, const float *xn, const float *wb, cons
             int oc = ob * DC_OB + o;
             float *yo = yn + (size_t)oc * s->oh * s->ow;
             for (int v = 0; v < DC_PV; v++)
-                if (p0 + 16 * v < P) dc_store(yo, acc[o][v], p0 + 16 * v, s, bias ? bias[oc] : 0);
+                if (p0 + 16 * v < P)
+                    dc_store(yo, acc[o][v], p0 + 16 * v, s, e->bias ? e->bias[oc] : 0, e->act,
+                             e->act == FR_ACT_PRELU ? e->slope[oc] : 0);
         }
     }
 }
 
 // y (n, OC, oh, ow) = conv(x (n, C, H, W)) through packed weights wp; ws holds the
 // padded planes of one chunk
-static void dc_run(float *y, const float *x, const float *wp, const float *bias, int n, const DcShape *s, float *xp) {
+static void dc_run(float *y, const float *x, const float *wp, const DcOut *e, int n, const DcShape *s, float *xp) {
     int nb = dc_nb(s, n), nob = (s->OC + DC_OB - 1) / DC_OB, K = s->kh * s->kw;
     size_t in_n = (size_t)s->C * s->H * s->W, out_n = (size_t)s->OC * s->oh * s->ow;
     for (int n0 = 0; n0 < n; n0 += nb) {
@@ -339,7 +357,7 @@ static void dc_run(float *y, const float *x, const float *wp, const float *bias,
         for (int b = 0; b < m; b++)
             for (int ob = 0; ob < nob; ob++)
                 dc_block(y + (size_t)(n0 + b) * out_n, xp + (size_t)b * s->C * s->plane,
-                         wp + (size_t)ob * s->C * K * DC_OB, bias, ob, s);
+                         wp + (size_t)ob * s->C * K * DC_OB, e, ob, s);
     }
 }
 // 16 wide pixels from p of phases (a, 0) in v0 and (a, 1) in v1: dx row 2i + a,
@@ -435,7 +453,7 @@ DC_TARGET static inline __attribute__((always_inline)) void cb_acc(__m512 acc[CB
 // output channels ob*64.. < nout: the sums over input channels [c0, c1) continue those
 // stored in y over [0, c0) (read back by gathers) and are stored, + bias after the last
 // (c1 == C)
-DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const float *bias, int nout, int ob, long blk,
+DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const DcOut *e, int nout, int ob, long blk,
                                int m, const int *offs, int K, int C, int c0, int c1, size_t plane, const CbPix *px) {
     size_t np = (size_t)px->rows * px->cols, total = (size_t)m * np, first = (size_t)blk * CB_NP, yo[CB_NP];
     int cnt = total - first < CB_NP ? (int)(total - first) : CB_NP, xo[CB_NP];
@@ -462,9 +480,12 @@ DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const
     for (int v = 0; v < 4; v++) {
         int o0 = ob * CB_OB + 16 * v;
         if (!mk[v]) break;
-        __m512 bv = bias && c1 == C ? _mm512_maskz_loadu_ps(mk[v], bias + o0) : _mm512_setzero_ps();
+        int last = c1 == C, act = last ? e->act : FR_ACT_NONE;
+        __m512 bv = e->bias && last ? _mm512_maskz_loadu_ps(mk[v], e->bias + o0) : _mm512_setzero_ps();
+        __m512 av = act == FR_ACT_PRELU ? _mm512_maskz_loadu_ps(mk[v], e->slope + o0) : _mm512_setzero_ps();
         for (int j = 0; j < cnt; j++)
-            _mm512_mask_i32scatter_ps(y + yo[j] + (size_t)o0 * px->chs, mk[v], lane, _mm512_add_ps(acc[j][v], bv), 4);
+            _mm512_mask_i32scatter_ps(y + yo[j] + (size_t)o0 * px->chs, mk[v], lane,
+                                      dc_act(_mm512_add_ps(acc[j][v], bv), act, av), 4);
     }
 }
 
@@ -508,7 +529,7 @@ DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int
 // per block, 48-49 -> 43.5 ms in chunks of 384-640 KiB; but 512@7 at stride 1, forward
 // and input gradient, 39.5 -> 41 ms (the gathers, and the prefetchers already stream
 // the weights there): chunks at stride 2 only.
-static void cb_pass(float *y, const float *xp, const float *wp, const float *bias, int nout, int m, const int *offs,
+static void cb_pass(float *y, const float *xp, const float *wp, const DcOut *e, int nout, int m, const int *offs,
                     int K, int C, size_t plane, const CbPix *px, size_t wbytes) {
     long nob = (nout + CB_OB - 1) / CB_OB, nblk = (long)(((size_t)m * px->rows * px->cols + CB_NP - 1) / CB_NP);
     // (a phase of a stride-2 input gradient may have no taps, K = 0: its sums are zero)
@@ -519,12 +540,12 @@ static void cb_pass(float *y, const float *xp, const float *wp, const float *bia
 #pragma omp parallel for collapse(2) schedule(static)
         for (long ob = 0; ob < nob; ob++)
             for (long b = 0; b < nblk; b++)
-                cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, bias, nout, (int)ob, b, m, offs, K, C, c0, c1, plane, px);
+                cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, e, nout, (int)ob, b, m, offs, K, C, c0, c1, plane, px);
     }
 }
 
 // as dc_run, by channel blocks (weights packed for them)
-static void cb_run(float *y, const float *x, const float *wp, const float *bias, int n, const DcShape *s, float *xp) {
+static void cb_run(float *y, const float *x, const float *wp, const DcOut *e, int n, const DcShape *s, float *xp) {
     DcShape t = cb_shape(s);
     CbPix px = cb_pix(s, &t);
     int nb = dc_nb(&t, n), offs[64];
@@ -533,7 +554,7 @@ static void cb_run(float *y, const float *x, const float *wp, const float *bias,
     for (int n0 = 0; n0 < n; n0 += nb) {
         int m = n - n0 < nb ? n - n0 : nb;
         dc_pad(xp, x + (size_t)n0 * in_n, m, &t);
-        cb_pass(y + (size_t)n0 * px.out_n, xp, wp, bias, s->OC, m, offs, s->kh * s->kw, s->C, t.plane, &px,
+        cb_pass(y + (size_t)n0 * px.out_n, xp, wp, e, s->OC, m, offs, s->kh * s->kw, s->C, t.plane, &px,
                 s->st == 2 ? CB_WBYTES : 0);
     }
 }
@@ -550,7 +571,7 @@ static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2
                 CbPix px = {d->Ha[a], d->Wa[b], d->pad.Wq, (size_t)OC * d->pad.plane, out_n, (size_t)a * d->W + b,
                             (size_t)2 * d->W, 2, (size_t)d->H * d->W};
                 if (px.rows > 0 && px.cols > 0)
-                    cb_pass(dx + (size_t)n0 * out_n, yp, wp + d->wpo[a][b], NULL, d->C, m, d->offs[a][b], d->K[a][b], OC,
+                    cb_pass(dx + (size_t)n0 * out_n, yp, wp + d->wpo[a][b], &dc_plain, d->C, m, d->offs[a][b], d->K[a][b], OC,
                             d->pad.plane, &px, 0);
             }
     }
@@ -644,14 +665,14 @@ static void cbw_run(float *dw, const float *dy, const float *x, const ConvGeom *
 }
 #else
 int conv_have_avx512(void) { return 0; }
-static void dc_run(float *y, const float *x, const float *wp, const float *bias, int n, const DcShape *s, float *xp) {
-    (void)y, (void)x, (void)wp, (void)bias, (void)n, (void)s, (void)xp;
+static void dc_run(float *y, const float *x, const float *wp, const DcOut *e, int n, const DcShape *s, float *xp) {
+    (void)y, (void)x, (void)wp, (void)e, (void)n, (void)s, (void)xp;
 }
 static void dx2_run(float *dx, const float *dy, const float *wp, int n, const Dx2 *d, float *yp) {
     (void)dx, (void)dy, (void)wp, (void)n, (void)d, (void)yp;
 }
-static void cb_run(float *y, const float *x, const float *wp, const float *bias, int n, const DcShape *s, float *xp) {
-    (void)y, (void)x, (void)wp, (void)bias, (void)n, (void)s, (void)xp;
+static void cb_run(float *y, const float *x, const float *wp, const DcOut *e, int n, const DcShape *s, float *xp) {
+    (void)y, (void)x, (void)wp, (void)e, (void)n, (void)s, (void)xp;
 }
 static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2 *d, float *yp) {
     (void)dx, (void)dy, (void)wp, (void)n, (void)d, (void)yp;
@@ -774,16 +795,17 @@ void conv_direct_pack_weights(float *wp, const float *w, const ConvGeom *g) {
     dc_pack(wp, w, g->oc, g->c, kk, kidx, kk, 0, fwd_mode(g) == 2 ? CB_OB : DC_OB);
 }
 
-void conv_direct_forward_packed(float *out, const float *in, const float *wp, const float *b, const ConvGeom *g,
-                                float *ws) {
+void conv_direct_forward_packed(float *out, const float *in, const float *wp, const float *b, int act,
+                                const float *slope, const ConvGeom *g, float *ws) {
     DcShape s = fwd_shape(g);
-    (fwd_mode(g) == 2 ? cb_run : dc_run)(out, in, wp, b, g->n, &s, ws);
+    DcOut e = {b, slope, act};
+    (fwd_mode(g) == 2 ? cb_run : dc_run)(out, in, wp, &e, g->n, &s, ws);
 }
 
 void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
     DcShape s = fwd_shape(g);
     conv_direct_pack_weights(ws, w, g);
-    conv_direct_forward_packed(out, in, ws, b, g, ws + dc_wfloats(&s));
+    conv_direct_forward_packed(out, in, ws, b, FR_ACT_NONE, NULL, g, ws + dc_wfloats(&s));
 }
 
 void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws) {
@@ -801,5 +823,5 @@ void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeo
     DcShape s = dx_shape(g);
     for (int k = 0; k < kk; k++) kidx[k] = kk - 1 - k;
     dc_pack(ws, w, g->c, g->oc, kk, kidx, kk, 1, cb ? CB_OB : DC_OB);
-    (cb ? cb_run : dc_run)(din, dout, ws, NULL, g->n, &s, ws + dc_wfloats(&s));
+    (cb ? cb_run : dc_run)(din, dout, ws, &dc_plain, g->n, &s, ws + dc_wfloats(&s));
 }

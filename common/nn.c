@@ -137,6 +137,16 @@ static size_t conv_ws(Node *n, Net *net, int batch) {
     return conv2d_ws_floats(&g);
 }
 static int fold_on(const Net *net, const Node *n);
+// A frozen network in chunks (packed weights): a convolution with its batch norm folded
+// in, whose batch norm's one consumer is a ReLU or PReLU, writes that activation's
+// output itself, applied as the outputs are stored (forward only: the pre-activation is
+// not kept). The activation's index, or 0.
+static int act_in_conv(const Net *net, const Node *c) {
+    if (!net->frozen || !net->pack || c->pack_at == SIZE_MAX || !fold_on(net, c) || net->fuse_off) return 0;
+    int a = net->nodes[c->fold].fused;
+    return a > 0 && conv_direct_ok(&((const ConvPriv *)c->priv)->geom) ? a : 0;
+}
+
 static void conv_forward(Node *n, Net *net, int batch) {
     ConvPriv *p = n->priv;
     p->geom.n = batch;
@@ -147,8 +157,16 @@ static void conv_forward(Node *n, Net *net, int batch) {
         b = w + net->params[n->p0].n;
     }
     if (net->pack && n->pack_at != SIZE_MAX && conv_direct_ok(&p->geom)) {  // chunks: pack once per batch
+        int a = act_in_conv(net, n), act = FR_ACT_NONE;
+        const float *slope = NULL;
+        if (a) {
+            Node *an = &net->nodes[a];
+            y = an->y;
+            act = strcmp(an->type->name, "prelu") ? FR_ACT_RELU : FR_ACT_PRELU;
+            if (act == FR_ACT_PRELU) slope = P(net, an, 0);
+        }
         if (net->pack_now) conv_direct_pack_weights(net->pack + n->pack_at, w, &p->geom);
-        conv_direct_forward_packed(y, IN(net, n, 0)->y, net->pack + n->pack_at, b, &p->geom, net->ws);
+        conv_direct_forward_packed(y, IN(net, n, 0)->y, net->pack + n->pack_at, b, act, slope, &p->geom, net->ws);
         return;
     }
     net->be->conv2d_forward(y, IN(net, n, 0)->y, w, b, &p->geom, net->ws);
@@ -888,6 +906,10 @@ static void run_forward(Net *net, int lo, int hi, int batch, int first) {
     for (int i = lo; i < hi; i++) {
         if (net->nodes[i].fused < 0 && fuse_on(net, &net->nodes[i])) continue;  // its batch norm wrote it
         if (net->nodes[i].fold < 0 && fold_on(net, &net->nodes[i])) continue;   // its convolution wrote it
+        if (net->nodes[i].fused < 0) {  // an activation its folded convolution wrote (act_in_conv)
+            const Node *bn = &net->nodes[net->nodes[i].in[0]];
+            if (bn->fold < 0 && act_in_conv(net, &net->nodes[-bn->fold]) == i) continue;
+        }
         double t0 = net->prof ? prof_now(net) : 0;
         net->nodes[i].type->forward(&net->nodes[i], net, batch);
         if (net->prof) net->prof[3 * i] += prof_now(net) - t0, net->prof[3 * i + 2] += first;

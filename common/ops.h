@@ -42,11 +42,13 @@ size_t conv_direct_ws_floats(const ConvGeom *g);
 void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws);
 // The direct forward in two steps, for weights that stay fixed over several calls (a
 // frozen network's chunks, net_forward): the packed weights' floats (0 where the
-// forward of g is not direct), packing them, and the forward from them.
+// forward of g is not direct), packing them, and the forward from them, with the
+// activation after it applied as the outputs are stored (act FR_ACT_NONE, FR_ACT_RELU,
+// or FR_ACT_PRELU with slope (OC); the same values as relu_forward / prelu_forward).
 size_t conv_direct_packed_floats(const ConvGeom *g);
 void conv_direct_pack_weights(float *wp, const float *w, const ConvGeom *g);
-void conv_direct_forward_packed(float *out, const float *in, const float *wp, const float *b, const ConvGeom *g,
-                                float *ws);
+void conv_direct_forward_packed(float *out, const float *in, const float *wp, const float *b, int act,
+                                const float *slope, const ConvGeom *g, float *ws);
 void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws);
 // the weight gradient by channel blocks (dw += it): whether it runs for g, and the pass
 int conv_direct_dw_ok(const ConvGeom *g);

@@ -105,7 +105,45 @@ static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, i
     free(x), free(wt), free(b), free(ws), free(R);
 }
 
+// The direct forward from packed weights with the activation applied as it stores
+// (wide pixels, channel blocks, channel blocks over input-channel chunks): the GEMM
+// path's output through B->relu_forward / B->prelu_forward
+static void direct_act(int n, int c, int h, int oc, int st, int cb) {
+    ConvGeom g = {n, c, h, h, oc, 3, 3, st, st, 1, 1, 1, 0, 0};
+    REQUIRE(conv_geom(&g) == 0, "geometry");
+    int saved = fr_conv_direct, saved_cb = fr_conv_cb;
+    fr_conv_direct = 1, fr_conv_cb = cb;
+    if (!conv_direct_ok(&g)) {
+        fr_conv_direct = saved, fr_conv_cb = saved_cb;
+        test_skip("the direct convolution does not run on this CPU (no AVX-512)");
+        return;
+    }
+    size_t nx = (size_t)n * c * h * h, ny = (size_t)n * oc * g.oh * g.ow, nw = (size_t)oc * c * 9;
+    float *x = vec(nx), *w = vec(nw), *b = vec(oc), *sl = vec(oc), *ws = vec(conv2d_ws_floats(&g));
+    float *wp = vec(conv_direct_packed_floats(&g)), *ref = vec(ny), *y = vec(ny), *t = vec(ny);
+    fill_uniform(x, nx, -1, 1, 21), fill_uniform(w, nw, -1, 1, 22), fill_uniform(b, oc, -1, 1, 23);
+    fill_uniform(sl, oc, -0.5f, 0.5f, 24);
+    conv_direct_pack_weights(wp, w, &g);
+    for (int act = FR_ACT_RELU; act <= FR_ACT_PRELU; act++) {
+        fr_conv_direct = 0;
+        B->conv2d_forward(t, x, w, b, &g, ws);
+        if (act == FR_ACT_RELU) B->relu_forward(ref, t, ny);
+        else B->prelu_forward(ref, t, sl, n, oc, g.oh * g.ow);
+        fr_conv_direct = 1;
+        conv_direct_forward_packed(y, x, wp, b, act, act == FR_ACT_PRELU ? sl : NULL, &g, ws);
+        double e = 0, tol = 1e-6 * c * 9 + 1e-6;
+        for (size_t i = 0; i < ny; i++) e = fmax(e, fabs((double)y[i] - ref[i]));
+        CHECK_MSG(e <= tol, "direct %s 3x3 s%d %dx%dx%d->%d (cb %d): differs by %g", act == FR_ACT_RELU ? "relu" : "prelu",
+                  st, c, h, h, oc, cb, e);
+    }
+    fr_conv_direct = saved, fr_conv_cb = saved_cb;
+    free(x), free(w), free(b), free(sl), free(ws), free(wp), free(ref), free(y), free(t);
+}
+
 static void t_conv_direct(void) {
+    direct_act(2, 16, 30, 20, 1, 0);  // wide pixels
+    direct_act(3, 70, 8, 150, 1, 1);  // channel blocks, OC % 16 != 0
+    direct_act(2, 300, 9, 70, 2, 1);  // channel blocks at stride 2 over input-channel chunks
     direct_vs_gemm(3, 16, 30, 29, 20, 3, 3, 1, 1, 1, 1);  // wide rows over several vectors, OC % 8 != 0
     direct_vs_gemm(2, 3, 57, 61, 16, 3, 3, 1, 1, 1, 0);   // the first layer: 3 channels
     direct_vs_gemm(2, 13, 5, 5, 9, 3, 3, 1, 1, 1, 1);     // one vector spans several rows
