@@ -288,18 +288,20 @@ DC_TARGET static inline __m512 dc_act(__m512 u, int act, __m512 a) {
 
 DC_TARGET static inline void dc_store(float *y, __m512 v, int p, const DcShape *s, float bias, int act, float slope) {
     v = dc_act(_mm512_add_ps(v, _mm512_set1_ps(bias)), act, _mm512_set1_ps(slope));
-    float lane[16];
-    int i = p / s->Wq, j = p % s->Wq, l = 0;
+    int i = p / s->Wq, j = p % s->Wq;
     if (j + 16 <= s->ow && i < s->oh) {  // one run inside a row
         _mm512_storeu_ps(y + (size_t)i * s->ow + j, v);
         return;
     }
-    _mm512_storeu_ps(lane, v);
-    while (l < 16 && i < s->oh) {
-        int take = s->Wq - j < 16 - l ? s->Wq - j : 16 - l;  // lanes left in this wide row
-        int keep = j < s->ow ? (s->ow - j < take ? s->ow - j : take) : 0;
-        if (keep > 0) memcpy(y + (size_t)i * s->ow + j, lane + l, sizeof(float) * keep);
-        l += take, j = 0, i++;
+    // else by rows: lanes [l0, l1) hold columns j + l0.. of row i; a masked store at the
+    // lanes' own places (the vector's start moved back by the columns dropped before)
+    for (int l0 = 0; l0 < 16 && i < s->oh; i++) {
+        int keep = s->ow - j, l1 = l0 + (keep < 16 - l0 ? keep : 16 - l0);
+        if (l1 > l0) {
+            __mmask16 mk = (__mmask16)(((1u << l1) - 1) & ~((1u << l0) - 1));
+            _mm512_mask_storeu_ps(y + (size_t)i * s->ow + j - l0, mk, v);
+        }
+        l0 += s->Wq - j, j = 0;  // past the row's dropped columns
     }
 }
 
@@ -334,8 +336,9 @@ DC_TARGET static void dc_block(float *yn, const float *xn, const float *wb, cons
     for (int p0 = 0; p0 < P; p0 += DC_PB) {
         __m512 acc[DC_OB][DC_PV];
         dc_acc(acc, xn + p0, wb, offs, K, s->C, s->plane);
-        for (int o = 0; o < nob; o++) {
+        for (int o = 0; o < DC_OB; o++) {  // (constant bounds: acc stays in registers)
             int oc = ob * DC_OB + o;
+            if (o >= nob) break;
             float *yo = yn + (size_t)oc * s->oh * s->ow;
             for (int v = 0; v < DC_PV; v++)
                 if (p0 + 16 * v < P)
