@@ -429,26 +429,27 @@ static void dx2_run(float *dx, const float *dy, const float *wp, int n, const Dx
 // [OC/64][C][K][64]) and 6 broadcasts of input pixels feed 24 FMAs. The pixels are
 // enumerated (no wide columns), any 6 of the chunk, and stored by scatters along the
 // channels. Each output is one block's sum over (c, k) in order, as in dc_block.
+// (the pairs (c, k) run as one loop over their offsets tab[c*K + k] = c*plane + offs[k],
+// the weights in the same order: with the six pixel pointers fixed, the loop's
+// registers fit; over two nested loops the compiler kept pointers in vector registers
+// and one vector of weights on the stack)
 DC_TARGET static inline __attribute__((always_inline)) void cb_acc(__m512 acc[CB_NP][4], const float *x, const int *xo,
-                                                                   size_t plane, int c0, int c1, const int *offs, int K,
-                                                                   const float *wb) {
-    const float *q[CB_NP];
-    for (int j = 0; j < CB_NP; j++) q[j] = x + xo[j] + (size_t)c0 * plane;
-    for (int c = c0; c < c1; c++) {
-        const float *wc = wb + (size_t)c * K * CB_OB;
-        for (int k = 0; k < K; k++, wc += CB_OB) {
-            __m512 w0 = _mm512_loadu_ps(wc), w1 = _mm512_loadu_ps(wc + 16), w2 = _mm512_loadu_ps(wc + 32),
-                   w3 = _mm512_loadu_ps(wc + 48);
-            int o = offs[k];
-            for (int j = 0; j < CB_NP; j++) {
-                __m512 b = _mm512_set1_ps(q[j][o]);
-                acc[j][0] = _mm512_fmadd_ps(b, w0, acc[j][0]);
-                acc[j][1] = _mm512_fmadd_ps(b, w1, acc[j][1]);
-                acc[j][2] = _mm512_fmadd_ps(b, w2, acc[j][2]);
-                acc[j][3] = _mm512_fmadd_ps(b, w3, acc[j][3]);
-            }
-        }
-        for (int j = 0; j < CB_NP; j++) q[j] += plane;
+                                                                   const int *tab, int nck, const float *w) {
+    const float *q0 = x + xo[0], *q1 = x + xo[1], *q2 = x + xo[2], *q3 = x + xo[3], *q4 = x + xo[4], *q5 = x + xo[5];
+    for (const int *t = tab, *end = tab + nck; t < end; t++, w += CB_OB) {
+        __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32),
+               w3 = _mm512_loadu_ps(w + 48);
+        int o = *t;
+#define CB_PIX(j, q)                                      \
+    {                                                     \
+        __m512 b = _mm512_set1_ps(q[o]);                  \
+        acc[j][0] = _mm512_fmadd_ps(b, w0, acc[j][0]);    \
+        acc[j][1] = _mm512_fmadd_ps(b, w1, acc[j][1]);    \
+        acc[j][2] = _mm512_fmadd_ps(b, w2, acc[j][2]);    \
+        acc[j][3] = _mm512_fmadd_ps(b, w3, acc[j][3]);    \
+    }
+        CB_PIX(0, q0) CB_PIX(1, q1) CB_PIX(2, q2) CB_PIX(3, q3) CB_PIX(4, q4) CB_PIX(5, q5)
+#undef CB_PIX
     }
 }
 
@@ -456,30 +457,48 @@ DC_TARGET static inline __attribute__((always_inline)) void cb_acc(__m512 acc[CB
 // output channels ob*64.. < nout: the sums over input channels [c0, c1) continue those
 // stored in y over [0, c0) (read back by gathers) and are stored, + bias after the last
 // (c1 == C)
-DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const DcOut *e, int nout, int ob, long blk,
-                               int m, const int *offs, int K, int C, int c0, int c1, size_t plane, const CbPix *px) {
-    size_t np = (size_t)px->rows * px->cols, total = (size_t)m * np, first = (size_t)blk * CB_NP, yo[CB_NP];
-    int cnt = total - first < CB_NP ? (int)(total - first) : CB_NP, xo[CB_NP];
+// where pixel j of the block from first (of total) reads its taps (xo) and stores (yo)
+static inline void cb_pix_at(const CbPix *px, size_t first, size_t total, int *xo, size_t *yo) {
+    size_t np = (size_t)px->rows * px->cols;
+    int cnt = total - first < CB_NP ? (int)(total - first) : CB_NP;
     for (int j = 0; j < CB_NP; j++) {
         size_t pix = first + (j < cnt ? j : cnt - 1), n = pix / np, r = pix % np;
         int u = (int)(r / px->cols), v = (int)(r % px->cols);
-        xo[j] = (int)(n * px->in_n) + u * px->in_rs + v;
-        yo[j] = n * px->out_n + px->out0 + u * px->out_rs + v * px->out_cs;
+        if (xo) xo[j] = (int)(n * px->in_n) + u * px->in_rs + v;
+        if (yo) yo[j] = n * px->out_n + px->out0 + u * px->out_rs + v * px->out_cs;
     }
+}
+
+// vector lanes 16 channels apart (chs floats) for gathers and scatters
+DC_TARGET static inline __m512i cb_lanes(size_t chs) {
+    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                              _mm512_set1_epi32((int)chs));
+}
+
+DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const DcOut *e, int nout, int ob, long blk,
+                               int m, const int *tab, int K, int C, int c0, int c1, const CbPix *px) {
+    size_t total = (size_t)m * px->rows * px->cols, first = (size_t)blk * CB_NP, yo[CB_NP];
+    int cnt = total - first < CB_NP ? (int)(total - first) : CB_NP, xo[CB_NP];
     __m512 acc[CB_NP][4];
-    const __m512i lane =
-        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32((int)px->chs));
     __mmask16 mk[4];
     for (int v = 0; v < 4; v++) {
         int left = nout - (ob * CB_OB + 16 * v);
         mk[v] = left <= 0 ? 0 : left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
     }
+    cb_pix_at(px, first, total, xo, c0 > 0 ? yo : NULL);
     for (int j = 0; j < CB_NP; j++)
         for (int v = 0; v < 4; v++)
-            acc[j][v] = c0 > 0 && j < cnt && mk[v] ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk[v], lane,
-                                                                                 y + yo[j] + (size_t)(ob * CB_OB + 16 * v) * px->chs, 4)
-                                                   : _mm512_setzero_ps();
-    cb_acc(acc, xp, xo, plane, c0, c1, offs, K, wb);
+            acc[j][v] = c0 > 0 && j < cnt && mk[v]
+                            ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk[v], cb_lanes(px->chs),
+                                                       y + yo[j] + (size_t)(ob * CB_OB + 16 * v) * px->chs, 4)
+                            : _mm512_setzero_ps();
+    cb_acc(acc, xp, xo, tab + c0 * K, (c1 - c0) * K, wb + (size_t)c0 * K * CB_OB);
+    // the stores' pixels and lanes worked out again, not kept across the loop: its
+    // 24 sums and 5 vectors need the registers (else a vector of weights goes to the
+    // stack); the empty asm keeps the compiler from reusing the values computed above
+    __asm__("" : "+r"(first));
+    cb_pix_at(px, first, total, NULL, yo);
+    const __m512i lane = cb_lanes(px->chs);
     for (int v = 0; v < 4; v++) {
         int o0 = ob * CB_OB + 16 * v;
         if (!mk[v]) break;
@@ -537,13 +556,15 @@ static void cb_pass(float *y, const float *xp, const float *wp, const DcOut *e, 
     long nob = (nout + CB_OB - 1) / CB_OB, nblk = (long)(((size_t)m * px->rows * px->cols + CB_NP - 1) / CB_NP);
     // (a phase of a stride-2 input gradient may have no taps, K = 0: its sums are zero)
     int nch = wbytes ? (int)(((size_t)C * K * CB_OB * sizeof(float) + wbytes - 1) / wbytes) : 1;
-    int cc = nch > 1 ? (C + nch - 1) / nch : C;
+    int cc = nch > 1 ? (C + nch - 1) / nch : C, tab[C * K + 1];
+    for (int c = 0; c < C; c++)
+        for (int k = 0; k < K; k++) tab[c * K + k] = c * (int)plane + offs[k];
     for (int c0 = 0; c0 < C; c0 += cc) {
         int c1 = c0 + cc < C ? c0 + cc : C;
 #pragma omp parallel for collapse(2) schedule(static)
         for (long ob = 0; ob < nob; ob++)
             for (long b = 0; b < nblk; b++)
-                cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, e, nout, (int)ob, b, m, offs, K, C, c0, c1, plane, px);
+                cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, e, nout, (int)ob, b, m, tab, K, C, c0, c1, px);
     }
 }
 
