@@ -114,10 +114,15 @@ typedef struct DcOut {
 } DcOut;
 static const DcOut dc_plain = {NULL, NULL, FR_ACT_NONE};
 
+// At stride 1 a padded row is W + pw wide, not W + 2*pw: the taps of a row's last
+// outputs that fall right of it read the next row's left padding, zeros as well (and
+// past the last row, zeros kept there). A 32-wide map then drops 1 wide column of 33,
+// not 2 of 34.
 static DcShape dc_shape(int C, int H, int W, int OC, int kh, int kw, int ph, int pw, int st) {
     DcShape s = {C, H, W, OC, kh, kw, ph, pw, st, H + 2 * ph, W + 2 * pw, 0, 0, 0, 0, 0, 0};
     s.oh = (s.Hp - kh) / st + 1, s.ow = (s.Wp - kw) / st + 1;
     s.Hq = (s.Hp + st - 1) / st, s.Wq = (s.Wp + st - 1) / st;
+    if (st == 1) s.Wq = W + pw;  // rows share their padding columns (dc_shape's comment)
     s.phase = (size_t)s.Hq * s.Wq + DC_PB + kw;
     s.plane = s.phase * st * st;
     return s;
@@ -156,7 +161,7 @@ typedef struct CbPix {
 // different cache sets (planes of 1 KiB, 512@14 -> 7 at stride 2, ran 15% slower).
 static DcShape cb_shape(const DcShape *s) {
     DcShape t = *s;
-    t.phase = (size_t)t.Hq * t.Wq;
+    t.phase = (size_t)t.Hq * t.Wq + (t.st == 1 ? t.pw : 0);  // (the last row's right padding)
     size_t lines = (t.phase * t.st * t.st + 15) / 16;
     t.plane = (lines | 1) * 16;
     return t;
