@@ -8,7 +8,8 @@
  * columns are read in place: with the padded width Wp, output pixel (i, j) of tap
  * (ky, kx) reads padded input i*Wp + j + ky*Wp + kx, so over "wide" output pixels
  * p = i*Wp + j (the last Wp - OW of each row are computed and dropped) every tap is
- * one contiguous run, the same vector loads at a fixed offset. A register block is
+ * one contiguous run, the same vector loads at a fixed offset. (At stride 1 the rows
+ * share their padding columns, Wp = W + pw: see dc_shape.) A register block is
  * 8 output channels x 48 wide pixels (24 accumulators); per input channel and tap,
  * three unaligned loads of pixels and eight broadcasts of weights feed 24 FMAs.
  * Weights are packed per block as [OC/8][C][KH*KW][8]; stores add the bias and drop
