@@ -63,11 +63,11 @@ static void phase_copy(float *ph_base, size_t phase, float *x, int h, int w, int
                        int to_phases) {
     if (to_phases && s == 1) {  // zero only the border: the rows are copied whole
         memset(ph_base, 0, sizeof(float) * ph * wq);
-        for (int y = 0; y < h; y++) {
+        for (int y = 0; y < h; y++) {  // (the padding columns by loops: a few floats, not calls)
             float *o = ph_base + (size_t)(y + ph) * wq;
-            memset(o, 0, sizeof(float) * pw);
+            for (int i = 0; i < pw; i++) o[i] = 0;
             memcpy(o + pw, x + (size_t)y * w, sizeof(float) * w);
-            memset(o + pw + w, 0, sizeof(float) * (wq - pw - w));
+            for (int i = pw + w; i < wq; i++) o[i] = 0;
         }
         memset(ph_base + (size_t)(ph + h) * wq, 0, sizeof(float) * (phase - (size_t)(ph + h) * wq));
         return;
