@@ -498,11 +498,8 @@ DC_TARGET static inline __attribute__((always_inline)) void cb_acc(__m512 acc[CB
     }
 }
 
-// block blk of 6 pixels (the last ones repeat the chunk's last pixel, not stored) for
-// output channels ob*64.. < nout: the sums over input channels [c0, c1) continue those
-// stored in y over [0, c0) (read back by gathers) and are stored, + bias after the last
-// (c1 == C)
-// where pixel j of the block from first (of total) reads its taps (xo) and stores (yo)
+// where pixel j of the block from first (of total) reads its taps (xo) and stores (yo);
+// past the last pixel, the last one again
 static inline void cb_pix_at(const CbPix *px, size_t first, size_t total, int *xo, size_t *yo) {
     size_t np = (size_t)px->rows * px->cols;
     int cnt = total - first < CB_NP ? (int)(total - first) : CB_NP;
@@ -520,6 +517,10 @@ DC_TARGET static inline __m512i cb_lanes(size_t chs) {
                               _mm512_set1_epi32((int)chs));
 }
 
+// block blk of 6 pixels (the last ones repeat the chunk's last pixel, not stored) for
+// output channels ob*64.. < nout: the sums over input channels [c0, c1) continue those
+// stored in y over [0, c0) (read back by gathers) and are stored, + bias after the last
+// (c1 == C); tab: cb_acc's offsets for every (c, k)
 DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const DcOut *e, int nout, int ob, long blk,
                                int m, const int *tab, int K, int C, int c0, int c1, const CbPix *px) {
     size_t total = (size_t)m * px->rows * px->cols, first = (size_t)blk * CB_NP, yo[CB_NP];
@@ -601,7 +602,7 @@ static void cb_pass(float *y, const float *xp, const float *wp, const DcOut *e, 
     long nob = (nout + CB_OB - 1) / CB_OB, nblk = (long)(((size_t)m * px->rows * px->cols + CB_NP - 1) / CB_NP);
     // (a phase of a stride-2 input gradient may have no taps, K = 0: its sums are zero)
     int nch = wbytes ? (int)(((size_t)C * K * CB_OB * sizeof(float) + wbytes - 1) / wbytes) : 1;
-    int cc = nch > 1 ? (C + nch - 1) / nch : C, tab[C * K + 1];
+    int cc = nch > 1 ? (C + nch - 1) / nch : C, tab[C * K + 1];  // (C*K ints: 18 KiB at 512 x 3x3)
     for (int c = 0; c < C; c++)
         for (int k = 0; k < K; k++) tab[c * K + k] = c * (int)plane + offs[k];
     for (int c0 = 0; c0 < C; c0 += cc) {
