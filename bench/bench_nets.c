@@ -54,6 +54,7 @@ int main(int argc, char **argv) {
     // FR_CONV_DIRECT=0 measures the GEMM path alone (common/conv_direct.c: -1 auto, 1 always)
     if (getenv("FR_CONV_DIRECT")) fr_conv_direct = atoi(getenv("FR_CONV_DIRECT"));
     if (getenv("FR_CONV_CB")) fr_conv_cb = atoi(getenv("FR_CONV_CB"));
+    if (getenv("FR_CB_CLS")) fr_cb_cls = atoi(getenv("FR_CB_CLS"));  // skipping taps on padding: 0 never
     // FR_CONV_DW=0: depthwise layers through the phase path (common/conv_dw.c off)
     if (getenv("FR_CONV_DW")) fr_conv_dw = atoi(getenv("FR_CONV_DW"));
     Net *n = backbone_new(arch, input, emb);

@@ -36,7 +36,7 @@
 
 #include "ops.h"
 
-int fr_conv_direct = -1, fr_conv_cb = -1;
+int fr_conv_direct = -1, fr_conv_cb = -1, fr_cb_cls = -1;
 
 #define DC_OB 8                // output channels per register block
 #define DC_PV 3                // vectors of 16 pixels per register block
@@ -175,7 +175,104 @@ static CbPix cb_pix(const DcShape *s, const DcShape *t) {
     return px;
 }
 
+// Classes of output pixels for channel blocks: a rectangle of rows [r0, r1) and columns
+// [q0, q1) (of every sample) whose pixels read the same taps k[0..nk) inside the input,
+// the others reading only padding; blk0: its first block of CB_NP pixels in the pass.
+#define CB_MAXCLS 49  // 7x7 kernels; more classes fall back to one of all taps
+typedef struct CbCls {
+    int r0, r1, q0, q1, nk;
+    long blk0;
+    size_t tab;  // where its (c, k) pairs start in cb_pass's table
+    unsigned char k[64];
+} CbCls;
+
+// the interval [lo, hi) of outputs (of n) whose tap at t (of a kernel side, padding p,
+// stride st) reads inside an input side of h
+static void cb_valid(int t, int p, int st, int h, int n, int *lo, int *hi) {
+    int a = p - t, b = h + p - t;  // u*st + t - p in [0, h)  <=>  u*st in [a, b)
+    *lo = a <= 0 ? 0 : (a + st - 1) / st;
+    *hi = b <= 0 ? 0 : (b + st - 1) / st;
+    if (*lo > n) *lo = n;
+    if (*hi > n) *hi = n;
+}
+
+// the distinct values of v[0..n) with 0 and top, sorted; their count
+static int cb_cuts(int *v, int n, int top) {
+    v[n++] = 0, v[n++] = top;
+    for (int i = 1; i < n; i++)  // (insertion sort: a few dozen values)
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            int t = v[j];
+            v[j] = v[j - 1], v[j - 1] = t;
+        }
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (m == 0 || v[i] != v[m - 1]) v[m++] = v[i];
+    return m;
+}
+
+// the classes of px's pixels over m samples for a kernel kh x kw (taps k = ky*kw + kx
+// read input row u*st + ky - ph of h, column v*st + kx - pw of w); one class of all K
+// taps where s is NULL, where there would be more than CB_MAXCLS, or where they would
+// skip under 1/CB_SKIP of the products (mode, as fr_cb_cls: 0 always one, 1 classes
+// wherever s is given, -1 automatic). Returns their count; *nblk the blocks of all of them.
+// Measured (3x3, batch 128, 2 threads, min of 4, one class -> classes, ms forward /
+// backward, the weight gradient skipping as well): 256@8 57.2 / 112.2 -> 42.9 / 85.1,
+// 512@4 46.2 / 100.7 -> 38.6 / 77.5; but 128@16 (8% skipped; its edge classes read
+// columns, one plane line per pixel), forward and input gradient 48.7 / 49.0 -> 50.1 /
+// 50.6 (1 thread, batch 32: 23.7 -> 22.8): classes from 1/8 skipped.
+#define CB_SKIP 8
+static int cb_classes(CbCls *cl, const CbPix *px, int K, const DcShape *s, int m, int mode, long *nblk) {
+    int rc[130], cc[130], nr = 0, nc = 0, n = 0, lim[64][4];
+    for (int k = 0; s && k < K; k++) {
+        cb_valid(k / s->kw, s->ph, s->st, s->H, px->rows, &lim[k][0], &lim[k][1]);
+        cb_valid(k % s->kw, s->pw, s->st, s->W, px->cols, &lim[k][2], &lim[k][3]);
+        rc[nr++] = lim[k][0], rc[nr++] = lim[k][1], cc[nc++] = lim[k][2], cc[nc++] = lim[k][3];
+    }
+    nr = cb_cuts(rc, nr, px->rows), nc = cb_cuts(cc, nc, px->cols);
+    size_t all = (size_t)px->rows * px->cols * K, kept = 0;
+    if (s && mode != 0 && (nr - 1) * (nc - 1) <= CB_MAXCLS)
+        for (int i = 0; i + 1 < nr; i++)
+            for (int j = 0; j + 1 < nc; j++) {
+                CbCls *c = &cl[n++];
+                c->r0 = rc[i], c->r1 = rc[i + 1], c->q0 = cc[j], c->q1 = cc[j + 1], c->nk = 0;
+                for (int k = 0; k < K; k++)
+                    if (lim[k][0] <= c->r0 && c->r1 <= lim[k][1] && lim[k][2] <= c->q0 && c->q1 <= lim[k][3])
+                        c->k[c->nk++] = (unsigned char)k;
+                kept += (size_t)(c->r1 - c->r0) * (c->q1 - c->q0) * c->nk;
+            }
+    if (n == 0 || (mode < 0 && (all - kept) * CB_SKIP < all)) {
+        n = 1, cl[0].r0 = 0, cl[0].r1 = px->rows, cl[0].q0 = 0, cl[0].q1 = px->cols, cl[0].nk = K;
+        for (int k = 0; k < K; k++) cl[0].k[k] = (unsigned char)k;
+    }
+    *nblk = 0;
+    for (int i = 0; i < n; i++) {
+        cl[i].blk0 = *nblk;
+        *nblk += (long)(((size_t)m * (cl[i].r1 - cl[i].r0) * (cl[i].q1 - cl[i].q0) + CB_NP - 1) / CB_NP);
+    }
+    return n;
+}
+
 static size_t dc_ws(const DcShape *s, int n) { return dc_wfloats(s) + (size_t)dc_nb(s, n) * s->C * s->plane; }
+
+// ints of cb_pass's table for the convolution s (NULL: one class, K taps of C channels),
+// with or without classes
+static size_t cb_tab_ints(const DcShape *s, int C, int K) {
+    size_t sum = 0;
+    if (s) {
+        DcShape t = cb_shape(s);
+        CbPix px = cb_pix(s, &t);
+        CbCls cl[CB_MAXCLS];
+        long nblk;
+        for (int i = 0, n = cb_classes(cl, &px, K, s, 1, 1, &nblk); i < n; i++) sum += (size_t)cl[i].nk;
+    }
+    return 2 * (size_t)C * (sum > (size_t)K ? sum : (size_t)K);
+}
+
+// dc_ws for channel blocks: their table after the padded planes (cb_run)
+static size_t cb_ws(const DcShape *s, int n) {
+    DcShape t = cb_shape(s);
+    return dc_ws(&t, n) + cb_tab_ints(s, s->C, s->kh * s->kw);
+}
 
 // The input gradient of a stride-2 convolution, by the four phases of dx (even and
 // odd rows, even and odd columns): row r = 2u + a of dx takes the kernel rows ky with
@@ -243,7 +340,7 @@ static void dx2_plan(const ConvGeom *g, Dx2 *d) {
 // the packed weights (as dc_wfloats: every tap once) and one chunk of padded dy
 static size_t dx2_ws(const Dx2 *d, const ConvGeom *g) {
     return (size_t)(g->c + CB_OB - 1) / CB_OB * CB_OB * g->oc * g->kh * g->kw +
-           (size_t)dc_nb(&d->pad, g->n) * d->pad.C * d->pad.plane;
+           (size_t)dc_nb(&d->pad, g->n) * d->pad.C * d->pad.plane + cb_tab_ints(NULL, g->oc, g->kh * g->kw);
 }
 
 static DcShape fwd_shape(const ConvGeom *g);
@@ -260,7 +357,8 @@ static int cbw_nb(const ConvGeom *g, const DcShape *s) {
 static size_t cbw_ws(const ConvGeom *g) {
     DcShape f = fwd_shape(g), s = cb_shape(&f);
     size_t ob = (size_t)(g->oc + CB_OB - 1) / CB_OB * CB_OB, nb = (size_t)cbw_nb(g, &s);
-    return ob * g->c * g->kh * g->kw + nb * (ob * g->oh * g->ow + (size_t)g->c * s.plane);
+    return ob * g->c * g->kh * g->kw + nb * (ob * g->oh * g->ow + (size_t)g->c * s.plane) +
+           (size_t)g->kh * g->kw * CBW_PC;
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -474,38 +572,49 @@ static void dx2_run(float *dx, const float *dy, const float *wp, int n, const Dx
 // [OC/64][C][K][64]) and 6 broadcasts of input pixels feed 24 FMAs. The pixels are
 // enumerated (no wide columns), any 6 of the chunk, and stored by scatters along the
 // channels. Each output is one block's sum over (c, k) in order, as in dc_block.
-// (the pairs (c, k) run as one loop over their offsets tab[c*K + k] = c*plane + offs[k],
-// the weights in the same order: with the six pixel pointers fixed, the loop's
-// registers fit; over two nested loops the compiler kept pointers in vector registers
-// and one vector of weights on the stack)
-DC_TARGET static inline __attribute__((always_inline)) void cb_acc(__m512 acc[CB_NP][4], const float *x, const int *xo,
-                                                                   const int *tab, int nck, const float *w) {
-    const float *q0 = x + xo[0], *q1 = x + xo[1], *q2 = x + xo[2], *q3 = x + xo[3], *q4 = x + xo[4], *q5 = x + xo[5];
-    for (const int *t = tab, *end = tab + nck; t < end; t++, w += CB_OB) {
-        __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32),
-               w3 = _mm512_loadu_ps(w + 48);
-        int o = *t;
-#define CB_PIX(j, q)                                      \
+// Taps that read only padding are skipped: the output pixels are enumerated by classes
+// (cb_classes), rectangles of rows and columns whose pixels read the same taps inside
+// the input (3x3, padding 1: the corners 4 taps, the edges 6, the inside 9), and a block
+// takes its 6 pixels from one class. 8x8 maps then skip 16% of the products, 4x4 31%.
+// The class's pairs (c, k) run as one loop over a table (cb_pass) of where each reads
+// in the padded planes and where its weights are (channels outer, as without classes:
+// taps outer, the weights K*64 floats apart and each plane's lines read K times over,
+// measured 9% slower at 128@16). cb_acc is a function of its own so that the loop's
+// registers are its own: inlined, the compiler kept a vector of weights on the stack.
+DC_TARGET static __attribute__((noinline)) void cb_acc(__m512 sums[CB_NP][4], const float *x, const int *xo,
+                                                       const int *tab, int npair, const float *w) {
+    const int o0 = xo[0], o1 = xo[1], o2 = xo[2], o3 = xo[3], o4 = xo[4], o5 = xo[5];
+    __m512 acc[CB_NP][4];
+    for (int j = 0; j < CB_NP; j++)
+        for (int v = 0; v < 4; v++) acc[j][v] = sums[j][v];
+    for (const int *t = tab, *end = tab + 2 * npair; t < end; t += 2) {
+        const float *xk = x + t[0], *wk = w + t[1];
+        __m512 w0 = _mm512_loadu_ps(wk), w1 = _mm512_loadu_ps(wk + 16), w2 = _mm512_loadu_ps(wk + 32),
+               w3 = _mm512_loadu_ps(wk + 48);
+#define CB_PIX(j, o)                                      \
     {                                                     \
-        __m512 b = _mm512_set1_ps(q[o]);                  \
+        __m512 b = _mm512_set1_ps(xk[o]);                 \
         acc[j][0] = _mm512_fmadd_ps(b, w0, acc[j][0]);    \
         acc[j][1] = _mm512_fmadd_ps(b, w1, acc[j][1]);    \
         acc[j][2] = _mm512_fmadd_ps(b, w2, acc[j][2]);    \
         acc[j][3] = _mm512_fmadd_ps(b, w3, acc[j][3]);    \
     }
-        CB_PIX(0, q0) CB_PIX(1, q1) CB_PIX(2, q2) CB_PIX(3, q3) CB_PIX(4, q4) CB_PIX(5, q5)
+        CB_PIX(0, o0) CB_PIX(1, o1) CB_PIX(2, o2) CB_PIX(3, o3) CB_PIX(4, o4) CB_PIX(5, o5)
 #undef CB_PIX
     }
+    for (int j = 0; j < CB_NP; j++)
+        for (int v = 0; v < 4; v++) sums[j][v] = acc[j][v];
 }
 
-// where pixel j of the block from first (of total) reads its taps (xo) and stores (yo);
-// past the last pixel, the last one again
-static inline void cb_pix_at(const CbPix *px, size_t first, size_t total, int *xo, size_t *yo) {
-    size_t np = (size_t)px->rows * px->cols;
+// where pixel j of the block from first (of the class's total) reads its taps (xo) and
+// stores (yo); past the class's last pixel, the last one again
+static inline void cb_pix_at(const CbPix *px, const CbCls *cl, size_t first, size_t total, int *xo, size_t *yo) {
+    int cw = cl->q1 - cl->q0;
+    size_t area = (size_t)(cl->r1 - cl->r0) * cw;
     int cnt = total - first < CB_NP ? (int)(total - first) : CB_NP;
     for (int j = 0; j < CB_NP; j++) {
-        size_t pix = first + (j < cnt ? j : cnt - 1), n = pix / np, r = pix % np;
-        int u = (int)(r / px->cols), v = (int)(r % px->cols);
+        size_t pix = first + (j < cnt ? j : cnt - 1), n = pix / area, r = pix % area;
+        int u = cl->r0 + (int)(r / cw), v = cl->q0 + (int)(r % cw);
         if (xo) xo[j] = (int)(n * px->in_n) + u * px->in_rs + v;
         if (yo) yo[j] = n * px->out_n + px->out0 + u * px->out_rs + v * px->out_cs;
     }
@@ -517,13 +626,14 @@ DC_TARGET static inline __m512i cb_lanes(size_t chs) {
                               _mm512_set1_epi32((int)chs));
 }
 
-// block blk of 6 pixels (the last ones repeat the chunk's last pixel, not stored) for
-// output channels ob*64.. < nout: the sums over input channels [c0, c1) continue those
-// stored in y over [0, c0) (read back by gathers) and are stored, + bias after the last
-// (c1 == C); tab: cb_acc's offsets for every (c, k)
-DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const DcOut *e, int nout, int ob, long blk,
-                               int m, const int *tab, int K, int C, int c0, int c1, const CbPix *px) {
-    size_t total = (size_t)m * px->rows * px->cols, first = (size_t)blk * CB_NP, yo[CB_NP];
+// block blk of 6 pixels of class cl (the last ones repeat the class's last pixel, not
+// stored) for output channels ob*64.. < nout: the sums over input channels [c0, c1)
+// continue those stored in y over [0, c0) (read back by gathers) and are stored, + bias
+// after the last (c1 == C); tab: cb_pass's table of (c, k) pairs
+DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const DcOut *e, int nout, int ob,
+                               const CbCls *cl, long blk, int m, const int *tab, int C, int c0, int c1,
+                               const CbPix *px) {
+    size_t total = (size_t)m * (cl->r1 - cl->r0) * (cl->q1 - cl->q0), first = (size_t)blk * CB_NP, yo[CB_NP];
     int cnt = total - first < CB_NP ? (int)(total - first) : CB_NP, xo[CB_NP];
     __m512 acc[CB_NP][4];
     __mmask16 mk[4];
@@ -531,19 +641,19 @@ DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const
         int left = nout - (ob * CB_OB + 16 * v);
         mk[v] = left <= 0 ? 0 : left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
     }
-    cb_pix_at(px, first, total, xo, c0 > 0 ? yo : NULL);
+    cb_pix_at(px, cl, first, total, xo, c0 > 0 ? yo : NULL);
     for (int j = 0; j < CB_NP; j++)
         for (int v = 0; v < 4; v++)
             acc[j][v] = c0 > 0 && j < cnt && mk[v]
                             ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk[v], cb_lanes(px->chs),
                                                        y + yo[j] + (size_t)(ob * CB_OB + 16 * v) * px->chs, 4)
                             : _mm512_setzero_ps();
-    cb_acc(acc, xp, xo, tab + c0 * K, (c1 - c0) * K, wb + (size_t)c0 * K * CB_OB);
+    cb_acc(acc, xp, xo, tab + cl->tab + (size_t)2 * c0 * cl->nk, (c1 - c0) * cl->nk, wb);
     // the stores' pixels and lanes worked out again, not kept across the loop: its
     // 24 sums and 5 vectors need the registers (else a vector of weights goes to the
     // stack); the empty asm keeps the compiler from reusing the values computed above
     __asm__("" : "+r"(first));
-    cb_pix_at(px, first, total, NULL, yo);
+    cb_pix_at(px, cl, first, total, NULL, yo);
     const __m512i lane = cb_lanes(px->chs);
     for (int v = 0; v < 4; v++) {
         int o0 = ob * CB_OB + 16 * v;
@@ -559,25 +669,27 @@ DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const
 
 // The weight gradient by channel blocks: dW[o][c][k] = sum over pixels p of dy[o][p]
 // x[c][p + offs[k]]. dy is laid out pixel-major per block of 64 output channels
-// (dyT[ob][p][64]); a register block holds 64 output channels (4 vectors) x 6 (c, k)
-// pairs, and per output pixel 4 vector loads of dyT and 6 broadcasts of x feed 24
-// FMAs. The sums run over a chunk's pixels CBW_PC at a time (dyT's part in L2), the
-// blocks shared among the threads, each block adding its pixels in order: results do
-// not depend on the thread count.
-DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int ck0, int cnt, int K, const int *offs,
-                                size_t plane, const int *xo, long p0, long p1) {
+// (dyT[ob][p][64]); a register block holds 64 output channels (4 vectors) x 6 input
+// channels of one tap k, and per output pixel 4 vector loads of dyT and 6 broadcasts of
+// x feed 24 FMAs. The pixels are the tap's list pl (cbw_run): where it reads only
+// padding, none (cbw_skip). The sums run over a chunk's pixels CBW_PC at a time (dyT's
+// part in L2), the blocks shared among the threads, each block adding its pixels in
+// order: results do not depend on the thread count.
+DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int c0, int cnt, int k, int K,
+                                const int *offs, size_t plane, const int *xo, const int *pl, int np) {
     __m512 acc[CB_NP][4];
     const float *q[CB_NP];
     for (int j = 0; j < CB_NP; j++) {
-        int ck = ck0 + (j < cnt ? j : cnt - 1);
-        q[j] = xp + (size_t)(ck / K) * plane + offs[ck % K];
-        for (int v = 0; v < 4; v++) acc[j][v] = _mm512_loadu_ps(t + ((size_t)j * 4 + v) * 16 * (j < cnt));
+        int c = c0 + (j < cnt ? j : cnt - 1);
+        q[j] = xp + (size_t)c * plane + offs[k];
+        for (int v = 0; v < 4; v++)
+            acc[j][v] = j < cnt ? _mm512_loadu_ps(t + ((size_t)c * K + k) * CB_OB + 16 * v) : _mm512_setzero_ps();
     }
-    const float *d = dyT + (size_t)p0 * CB_OB;
-    for (long p = 0; p < p1 - p0; p++, d += CB_OB) {
+    for (int i = 0; i < np; i++) {
+        int p = pl[i], o = xo[p];
+        const float *d = dyT + (size_t)p * CB_OB;
         __m512 d0 = _mm512_loadu_ps(d), d1 = _mm512_loadu_ps(d + 16), d2 = _mm512_loadu_ps(d + 32),
                d3 = _mm512_loadu_ps(d + 48);
-        int o = xo[p];
         for (int j = 0; j < CB_NP; j++) {
             __m512 b = _mm512_set1_ps(q[j][o]);
             acc[j][0] = _mm512_fmadd_ps(b, d0, acc[j][0]);
@@ -587,7 +699,7 @@ DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int
         }
     }
     for (int j = 0; j < cnt; j++)
-        for (int v = 0; v < 4; v++) _mm512_storeu_ps(t + ((size_t)j * 4 + v) * 16, acc[j][v]);
+        for (int v = 0; v < 4; v++) _mm512_storeu_ps(t + ((size_t)(c0 + j) * K + k) * CB_OB + 16 * v, acc[j][v]);
 }
 
 // outputs of px for one chunk of m samples (y at its first sample) from padded planes xp
@@ -596,21 +708,35 @@ DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int
 // Measured (2 threads, batch 32, forward): 512@14->7 at stride 2, 1.2 MB of weights
 // per block, 48-49 -> 43.5 ms in chunks of 384-640 KiB; but 512@7 at stride 1, forward
 // and input gradient, 39.5 -> 41 ms (the gathers, and the prefetchers already stream
-// the weights there): chunks at stride 2 only.
+// the weights there): chunks at stride 2 only. s: the convolution the pass computes, for
+// the classes of its pixels (NULL: one class, all taps).
 static void cb_pass(float *y, const float *xp, const float *wp, const DcOut *e, int nout, int m, const int *offs,
-                    int K, int C, size_t plane, const CbPix *px, size_t wbytes) {
-    long nob = (nout + CB_OB - 1) / CB_OB, nblk = (long)(((size_t)m * px->rows * px->cols + CB_NP - 1) / CB_NP);
+                    int K, int C, size_t plane, const CbPix *px, const DcShape *s, int *tab, size_t wbytes) {
+    CbCls cl[CB_MAXCLS];
+    long nob = (nout + CB_OB - 1) / CB_OB, nblk;
+    int ncl = cb_classes(cl, px, K, s, m, fr_cb_cls, &nblk);
+    size_t at = 0;
+    for (int i = 0; i < ncl; i++) {  // per class, its pairs (c, valid k): where they read, their weights
+        cl[i].tab = at;
+        for (int c = 0; c < C; c++)
+            for (int j = 0; j < cl[i].nk; j++, at += 2) {
+                int k = cl[i].k[j];
+                tab[at] = c * (int)plane + offs[k], tab[at + 1] = (c * K + k) * CB_OB;
+            }
+    }
     // (a phase of a stride-2 input gradient may have no taps, K = 0: its sums are zero)
     int nch = wbytes ? (int)(((size_t)C * K * CB_OB * sizeof(float) + wbytes - 1) / wbytes) : 1;
-    int cc = nch > 1 ? (C + nch - 1) / nch : C, tab[C * K + 1];  // (C*K ints: 18 KiB at 512 x 3x3)
-    for (int c = 0; c < C; c++)
-        for (int k = 0; k < K; k++) tab[c * K + k] = c * (int)plane + offs[k];
+    int cc = nch > 1 ? (C + nch - 1) / nch : C;
     for (int c0 = 0; c0 < C; c0 += cc) {
         int c1 = c0 + cc < C ? c0 + cc : C;
 #pragma omp parallel for collapse(2) schedule(static)
         for (long ob = 0; ob < nob; ob++)
-            for (long b = 0; b < nblk; b++)
-                cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, e, nout, (int)ob, b, m, tab, K, C, c0, c1, px);
+            for (long b = 0; b < nblk; b++) {
+                int i = 0;
+                while (i + 1 < ncl && cl[i + 1].blk0 <= b) i++;
+                cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, e, nout, (int)ob, &cl[i], b - cl[i].blk0, m, tab, C,
+                         c0, c1, px);
+            }
     }
 }
 
@@ -624,8 +750,8 @@ static void cb_run(float *y, const float *x, const float *wp, const DcOut *e, in
     for (int n0 = 0; n0 < n; n0 += nb) {
         int m = n - n0 < nb ? n - n0 : nb;
         dc_pad(xp, x + (size_t)n0 * in_n, m, &t);
-        cb_pass(y + (size_t)n0 * px.out_n, xp, wp, e, s->OC, m, offs, s->kh * s->kw, s->C, t.plane, &px,
-                s->st == 2 ? CB_WBYTES : 0);
+        cb_pass(y + (size_t)n0 * px.out_n, xp, wp, e, s->OC, m, offs, s->kh * s->kw, s->C, t.plane, &px, s,
+                (int *)(xp + (size_t)nb * s->C * t.plane), s->st == 2 ? CB_WBYTES : 0);
     }
 }
 
@@ -642,7 +768,7 @@ static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2
                             (size_t)2 * d->W, 2, (size_t)d->H * d->W};
                 if (px.rows > 0 && px.cols > 0)
                     cb_pass(dx + (size_t)n0 * out_n, yp, wp + d->wpo[a][b], &dc_plain, d->C, m, d->offs[a][b], d->K[a][b], OC,
-                            d->pad.plane, &px, 0);
+                            d->pad.plane, &px, NULL, (int *)(yp + (size_t)nb * OC * d->pad.plane), 0);
             }
     }
 }
@@ -697,15 +823,30 @@ DC_TARGET static void cbw_transpose(float *dyT, const float *dy, int m, int OC, 
             }
 }
 
+// whether the weight gradient skips, per tap, the pixels where it reads only padding
+// (as cb_classes decides for the forward: fr_cb_cls, or 1/CB_SKIP of the products);
+// lim: each tap's rows and columns of outputs that read inside x
+static int cbw_skip(const ConvGeom *g, int lim[][4]) {
+    size_t kept = 0, all = (size_t)g->oh * g->ow * g->kh * g->kw;
+    for (int k = 0; k < g->kh * g->kw; k++) {
+        cb_valid(k / g->kw, g->ph, g->sh, g->h, g->oh, &lim[k][0], &lim[k][1]);
+        cb_valid(k % g->kw, g->pw, g->sw, g->w, g->ow, &lim[k][2], &lim[k][3]);
+        int r = lim[k][1] - lim[k][0], c = lim[k][3] - lim[k][2];
+        kept += (size_t)(r > 0 ? r : 0) * (c > 0 ? c : 0);
+    }
+    return fr_cb_cls > 0 || (fr_cb_cls < 0 && (all - kept) * CB_SKIP >= all);
+}
+
 // dw += the weight gradient by channel blocks; ws: T (per block and (c, k) pair), one
 // chunk of dyT and of padded x (cbw_ws)
 static void cbw_run(float *dw, const float *dy, const float *x, const ConvGeom *g, float *ws) {
     DcShape f = fwd_shape(g), s = cb_shape(&f);
-    int K = g->kh * g->kw, CK = g->c * K, nob = (g->oc + CB_OB - 1) / CB_OB, nck = (CK + CB_NP - 1) / CB_NP, offs[64];
-    int nb = cbw_nb(g, &s);
+    int K = g->kh * g->kw, CK = g->c * K, nob = (g->oc + CB_OB - 1) / CB_OB, nbk = (g->c + CB_NP - 1) / CB_NP;
+    int nb = cbw_nb(g, &s), offs[64], lim[64][4], skip = cbw_skip(g, lim);
     dc_offs(&s, offs);
     size_t ohw = (size_t)g->oh * g->ow, in_n = (size_t)g->c * g->h * g->w, out_n = (size_t)g->oc * ohw;
     float *T = ws, *dyT = T + (size_t)nob * CK * CB_OB, *xp = dyT + (size_t)nob * nb * ohw * CB_OB;
+    int *pl = (int *)(xp + (size_t)nb * g->c * s.plane);  // per tap, the pass's pixels it reads inside x
     memset(T, 0, sizeof(float) * nob * CK * CB_OB);
     CbPix px = cb_pix(&f, &s);
     for (int n0 = 0; n0 < g->n; n0 += nb) {
@@ -715,17 +856,22 @@ static void cbw_run(float *dw, const float *dy, const float *x, const ConvGeom *
         cbw_transpose(dyT, dy + (size_t)n0 * out_n, m, g->oc, ohw);
         for (long p0 = 0; p0 < P; p0 += CBW_PC) {
             long p1 = p0 + CBW_PC < P ? p0 + CBW_PC : P;
-            int xo[CBW_PC];  // where each pixel's taps start in xp
+            int xo[CBW_PC], np[64];  // where each pixel's taps start in xp; each tap's pixels
+            for (int k = 0; k < K; k++) np[k] = 0;
             for (long p = p0; p < p1; p++) {
                 long n = p / ohw, r = p % ohw;
-                xo[p - p0] = (int)(n * px.in_n + r / g->ow * px.in_rs + r % g->ow);
+                int u = (int)(r / g->ow), v = (int)(r % g->ow);
+                xo[p - p0] = (int)(n * px.in_n + u * px.in_rs + v);
+                for (int k = 0; k < K; k++)
+                    if (!skip || (lim[k][0] <= u && u < lim[k][1] && lim[k][2] <= v && v < lim[k][3]))
+                        pl[(size_t)k * CBW_PC + np[k]++] = (int)(p - p0);
             }
 #pragma omp parallel for collapse(2) schedule(static)
             for (int ob = 0; ob < nob; ob++)
-                for (int cb = 0; cb < nck; cb++) {
-                    int ck0 = cb * CB_NP, cnt = CK - ck0 < CB_NP ? CK - ck0 : CB_NP;
-                    cbw_block(T + ((size_t)ob * CK + ck0) * CB_OB, dyT + (size_t)ob * P * CB_OB, xp, ck0, cnt, K, offs,
-                              s.plane, xo, p0, p1);
+                for (int b = 0; b < K * nbk; b++) {
+                    int k = b / nbk, c0 = b % nbk * CB_NP, cnt = g->c - c0 < CB_NP ? g->c - c0 : CB_NP;
+                    cbw_block(T + (size_t)ob * CK * CB_OB, dyT + ((size_t)ob * P + p0) * CB_OB, xp, c0, cnt, k, K,
+                              offs, s.plane, xo, pl + (size_t)k * CBW_PC, np[k]);
                 }
         }
     }
@@ -828,10 +974,10 @@ static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 // samples per chunk than the wide kernel: their planes are smaller)
 size_t conv_direct_ws_floats(const ConvGeom *g) {
     if (!dc_fits(g)) return 0;
-    DcShape f = fwd_shape(g), b = dx_shape(g), fc = cb_shape(&f), bc = cb_shape(&b);
+    DcShape f = fwd_shape(g), b = dx_shape(g);
     Dx2 d;
-    size_t a = zmax(dc_ws(&f, g->n), dc_ws(&fc, g->n));
-    size_t c = g->sh == 1 ? zmax(dc_ws(&b, g->n), dc_ws(&bc, g->n)) : (dx2_plan(g, &d), dx2_ws(&d, g));
+    size_t a = zmax(dc_ws(&f, g->n), cb_ws(&f, g->n));
+    size_t c = g->sh == 1 ? zmax(dc_ws(&b, g->n), cb_ws(&b, g->n)) : (dx2_plan(g, &d), dx2_ws(&d, g));
     return zmax(zmax(a, c), cbw_ws(g));
 }
 

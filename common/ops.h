@@ -34,8 +34,10 @@ size_t conv2d_ws_floats(const ConvGeom *g);
 // gradient. fr_conv_direct: -1 (default) where it pays (wide maps), 0 never (the GEMM
 // path, the tests' oracle), 1 wherever the shape allows. fr_conv_cb: the channel-blocked
 // kernel for small maps: -1 (default) where it pays, 0 never, 1 wherever the shape
-// allows (over the wide-pixel kernel; fr_conv_direct 0 still turns it off).
-extern int fr_conv_direct, fr_conv_cb;
+// allows (over the wide-pixel kernel; fr_conv_direct 0 still turns it off). fr_cb_cls:
+// whether channel blocks skip the taps that read only padding (by classes of output
+// pixels): -1 (default) where that skips 1/8 of the products or more, 0 never, 1 always.
+extern int fr_conv_direct, fr_conv_cb, fr_cb_cls;
 int conv_direct_ok(const ConvGeom *g);
 int conv_direct_dx_ok(const ConvGeom *g);
 size_t conv_direct_ws_floats(const ConvGeom *g);

@@ -65,7 +65,7 @@ static void check_conv(int n, int c, int h, int w, int oc, int kh, int kw, int s
 static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, int st, int ph, int pw, int bias) {
     ConvGeom g = {n, c, h, w, oc, kh, kw, st, st, ph, pw, 1, 0, 0};
     REQUIRE(conv_geom(&g) == 0, "geometry");
-    int saved = fr_conv_direct, saved_cb = fr_conv_cb;
+    int saved = fr_conv_direct, saved_cb = fr_conv_cb, saved_cls = fr_cb_cls;
     fr_conv_direct = 1;
     if (!conv_direct_ok(&g)) {
         fr_conv_direct = saved;
@@ -73,35 +73,37 @@ static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, i
     }
     size_t nx = (size_t)n * c * h * w, nw = (size_t)oc * c * kh * kw, ny = (size_t)n * oc * g.oh * g.ow;
     float *x = vec(nx), *wt = vec(nw), *b = vec(oc), *ws = vec(conv2d_ws_floats(&g)), *R = vec(ny);
-    float *y[3], *dx[3], *dw[3], *db[3];
+    float *y[4], *dx[4], *dw[4], *db[4];
     fill_uniform(x, nx, -1, 1, 11);
     fill_uniform(wt, nw, -1, 1, 12);
     fill_uniform(b, oc, -1, 1, 13);
     fill_uniform(R, ny, -1, 1, 14);
-    for (int m = 0; m < 3; m++) {
-        fr_conv_direct = m > 0, fr_conv_cb = m == 2;  // 0: GEMM, 1: wide pixels, 2: channel blocks
+    // 0: GEMM, 1: wide pixels, 2: channel blocks over every tap, 3: channel blocks by
+    // classes of pixels, taps that read only padding skipped
+    for (int m = 0; m < 4; m++) {
+        fr_conv_direct = m > 0, fr_conv_cb = m >= 2, fr_cb_cls = m == 3;
         y[m] = vec(ny), dx[m] = vec(nx), dw[m] = vec(nw), db[m] = vec(oc);
         B->conv2d_forward(y[m], x, wt, bias ? b : NULL, &g, ws);
         B->conv2d_backward(dx[m], dw[m], db[m], R, x, wt, &g, ws);
     }
-    fr_conv_direct = saved, fr_conv_cb = saved_cb;
+    fr_conv_direct = saved, fr_conv_cb = saved_cb, fr_cb_cls = saved_cls;
     // |y| sums c*kh*kw products of terms in [-1, 1]: float rounding of either order
     double tol = 1e-6 * c * kh * kw + 1e-6, tolx = 1e-6 * oc * kh * kw + 1e-6;
-    for (int m = 1; m < 3; m++) {
-        const char *how = m == 1 ? "wide" : "channel-block";
+    for (int m = 1; m < 4; m++) {
+        const char *how = m == 1 ? "wide" : m == 2 ? "channel-block" : "channel-block by classes";
         double ey = 0, ex = 0;
         for (size_t i = 0; i < ny; i++) ey = fmax(ey, fabs((double)y[0][i] - y[m][i]));
         for (size_t i = 0; i < nx; i++) ex = fmax(ex, fabs((double)dx[0][i] - dx[m][i]));
         CHECK_MSG(ey <= tol, "%s %dx%d s%d conv %dx%dx%d->%d forward differs by %g", how, kh, kw, st, c, h, w, oc, ey);
         CHECK_MSG(ex <= tolx, "%s %dx%d s%d conv %dx%dx%d->%d dx differs by %g", how, kh, kw, st, c, h, w, oc, ex);
-        // the weight gradient: by channel blocks in mode 2 (sums of n*oh*ow products),
-        // else the GEMM path's own
-        double ew = 0, tolw = m == 2 ? 1e-6 * n * g.oh * g.ow + 1e-6 : 0;
+        // the weight gradient: by channel blocks in modes 2 and 3 (sums of n*oh*ow
+        // products), else the GEMM path's own
+        double ew = 0, tolw = m >= 2 ? 1e-6 * n * g.oh * g.ow + 1e-6 : 0;
         for (size_t i = 0; i < nw; i++) ew = fmax(ew, fabs((double)dw[0][i] - dw[m][i]));
         CHECK_MSG(ew <= tolw, "%s %dx%d s%d conv %dx%dx%d->%d dw differs by %g", how, kh, kw, st, c, h, w, oc, ew);
         CHECK(!memcmp(db[0], db[m], sizeof(float) * oc));
     }
-    for (int m = 0; m < 3; m++) free(y[m]), free(dx[m]), free(dw[m]), free(db[m]);
+    for (int m = 0; m < 4; m++) free(y[m]), free(dx[m]), free(dw[m]), free(db[m]);
     free(x), free(wt), free(b), free(ws), free(R);
 }
 
