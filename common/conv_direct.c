@@ -210,27 +210,43 @@ static int cb_cuts(int *v, int n, int top) {
     return m;
 }
 
-// the classes of px's pixels over m samples for a kernel kh x kw (taps k = ky*kw + kx
-// read input row u*st + ky - ph of h, column v*st + kx - pw of w); one class of all K
-// taps where s is NULL, where there would be more than CB_MAXCLS, or where they would
-// skip under 1/CB_SKIP of the products (mode, as fr_cb_cls: 0 always one, 1 classes
-// wherever s is given, -1 automatic). Returns their count; *nblk the blocks of all of them.
+// each tap k = ky*kw + kx of s (reading input row u*st + ky - ph, column v*st + kx - pw):
+// the rows [lim[k][0], lim[k][1]) and columns [lim[k][2], lim[k][3]) of rows x cols
+// outputs where it reads inside the input. Returns the products kept, of rows*cols*K.
+static size_t cb_lims(const DcShape *s, int rows, int cols, int lim[][4]) {
+    size_t kept = 0;
+    for (int k = 0; k < s->kh * s->kw; k++) {
+        cb_valid(k / s->kw, s->ph, s->st, s->H, rows, &lim[k][0], &lim[k][1]);
+        cb_valid(k % s->kw, s->pw, s->st, s->W, cols, &lim[k][2], &lim[k][3]);
+        int r = lim[k][1] - lim[k][0], c = lim[k][3] - lim[k][2];
+        kept += (size_t)(r > 0 ? r : 0) * (c > 0 ? c : 0);
+    }
+    return kept;
+}
+
 // Measured (3x3, batch 128, 2 threads, min of 4, one class -> classes, ms forward /
 // backward, the weight gradient skipping as well): 256@8 57.2 / 112.2 -> 42.9 / 85.1,
 // 512@4 46.2 / 100.7 -> 38.6 / 77.5; but 128@16 (8% skipped; its edge classes read
 // columns, one plane line per pixel), forward and input gradient 48.7 / 49.0 -> 50.1 /
 // 50.6 (1 thread, batch 32: 23.7 -> 22.8): classes from 1/8 skipped.
 #define CB_SKIP 8
+
+// whether to skip the taps on padding, keeping kept of all products (mode, as
+// fr_cb_cls: 0 never, 1 always, -1 where 1/CB_SKIP of them or more are skipped)
+static int cb_skips(size_t kept, size_t all, int mode) {
+    return mode > 0 || (mode < 0 && (all - kept) * CB_SKIP >= all);
+}
+
+// the classes of px's pixels over m samples for the convolution s (cb_lims); one class
+// of all K taps where s is NULL, where there would be more than CB_MAXCLS, or where
+// cb_skips says no. Returns their count; *nblk the blocks of all of them.
 static int cb_classes(CbCls *cl, const CbPix *px, int K, const DcShape *s, int m, int mode, long *nblk) {
     int rc[130], cc[130], nr = 0, nc = 0, n = 0, lim[64][4];
-    for (int k = 0; s && k < K; k++) {
-        cb_valid(k / s->kw, s->ph, s->st, s->H, px->rows, &lim[k][0], &lim[k][1]);
-        cb_valid(k % s->kw, s->pw, s->st, s->W, px->cols, &lim[k][2], &lim[k][3]);
+    size_t kept = s ? cb_lims(s, px->rows, px->cols, lim) : 0;
+    for (int k = 0; s && k < K; k++)
         rc[nr++] = lim[k][0], rc[nr++] = lim[k][1], cc[nc++] = lim[k][2], cc[nc++] = lim[k][3];
-    }
     nr = cb_cuts(rc, nr, px->rows), nc = cb_cuts(cc, nc, px->cols);
-    size_t all = (size_t)px->rows * px->cols * K, kept = 0;
-    if (s && mode != 0 && (nr - 1) * (nc - 1) <= CB_MAXCLS)
+    if (s && cb_skips(kept, (size_t)px->rows * px->cols * K, mode) && (nr - 1) * (nc - 1) <= CB_MAXCLS)
         for (int i = 0; i + 1 < nr; i++)
             for (int j = 0; j + 1 < nc; j++) {
                 CbCls *c = &cl[n++];
@@ -238,9 +254,8 @@ static int cb_classes(CbCls *cl, const CbPix *px, int K, const DcShape *s, int m
                 for (int k = 0; k < K; k++)
                     if (lim[k][0] <= c->r0 && c->r1 <= lim[k][1] && lim[k][2] <= c->q0 && c->q1 <= lim[k][3])
                         c->k[c->nk++] = (unsigned char)k;
-                kept += (size_t)(c->r1 - c->r0) * (c->q1 - c->q0) * c->nk;
             }
-    if (n == 0 || (mode < 0 && (all - kept) * CB_SKIP < all)) {
+    if (n == 0) {
         n = 1, cl[0].r0 = 0, cl[0].r1 = px->rows, cl[0].q0 = 0, cl[0].q1 = px->cols, cl[0].nk = K;
         for (int k = 0; k < K; k++) cl[0].k[k] = (unsigned char)k;
     }
@@ -672,7 +687,7 @@ DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const
 // (dyT[ob][p][64]); a register block holds 64 output channels (4 vectors) x 6 input
 // channels of one tap k, and per output pixel 4 vector loads of dyT and 6 broadcasts of
 // x feed 24 FMAs. The pixels are the tap's list pl (cbw_run): where it reads only
-// padding, none (cbw_skip). The sums run over a chunk's pixels CBW_PC at a time (dyT's
+// padding, none (as the forward skips them: cb_skips). The sums run over a chunk's pixels CBW_PC at a time (dyT's
 // part in L2), the blocks shared among the threads, each block adding its pixels in
 // order: results do not depend on the thread count.
 DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int c0, int cnt, int k, int K,
@@ -823,26 +838,13 @@ DC_TARGET static void cbw_transpose(float *dyT, const float *dy, int m, int OC, 
             }
 }
 
-// whether the weight gradient skips, per tap, the pixels where it reads only padding
-// (as cb_classes decides for the forward: fr_cb_cls, or 1/CB_SKIP of the products);
-// lim: each tap's rows and columns of outputs that read inside x
-static int cbw_skip(const ConvGeom *g, int lim[][4]) {
-    size_t kept = 0, all = (size_t)g->oh * g->ow * g->kh * g->kw;
-    for (int k = 0; k < g->kh * g->kw; k++) {
-        cb_valid(k / g->kw, g->ph, g->sh, g->h, g->oh, &lim[k][0], &lim[k][1]);
-        cb_valid(k % g->kw, g->pw, g->sw, g->w, g->ow, &lim[k][2], &lim[k][3]);
-        int r = lim[k][1] - lim[k][0], c = lim[k][3] - lim[k][2];
-        kept += (size_t)(r > 0 ? r : 0) * (c > 0 ? c : 0);
-    }
-    return fr_cb_cls > 0 || (fr_cb_cls < 0 && (all - kept) * CB_SKIP >= all);
-}
-
 // dw += the weight gradient by channel blocks; ws: T (per block and (c, k) pair), one
 // chunk of dyT and of padded x (cbw_ws)
 static void cbw_run(float *dw, const float *dy, const float *x, const ConvGeom *g, float *ws) {
     DcShape f = fwd_shape(g), s = cb_shape(&f);
     int K = g->kh * g->kw, CK = g->c * K, nob = (g->oc + CB_OB - 1) / CB_OB, nbk = (g->c + CB_NP - 1) / CB_NP;
-    int nb = cbw_nb(g, &s), offs[64], lim[64][4], skip = cbw_skip(g, lim);
+    int nb = cbw_nb(g, &s), offs[64], lim[64][4];  // the pixels each tap reads inside x (cb_lims)
+    int skip = cb_skips(cb_lims(&f, g->oh, g->ow, lim), (size_t)g->oh * g->ow * K, fr_cb_cls);
     dc_offs(&s, offs);
     size_t ohw = (size_t)g->oh * g->ow, in_n = (size_t)g->c * g->h * g->w, out_n = (size_t)g->oc * ohw;
     float *T = ws, *dyT = T + (size_t)nob * CK * CB_OB, *xp = dyT + (size_t)nob * nb * ohw * CB_OB;
