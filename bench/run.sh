@@ -16,49 +16,87 @@ ITERS=${ITERS:-5}
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 core=$(OPENBLAS_VERBOSE=2 $B tiny-ir 16 1 infer 1 2>&1 | grep -o 'Core: [A-Za-z0-9]*' | head -n1)
 echo "frkit bench: $(nproc) cores, OpenBLAS ${core:-core unknown}, $(date -u +%Y-%m-%dT%H:%MZ)"
-# Each workload: frkit, then PyTorch as installed (glibc malloc) and at its best
-# (jemalloc preloaded, as ../shared/bench/README.md), each layout; ratios against the
-# best of each. PYTORCH=0 skips the baseline (it needs python3-torch and libjemalloc2:
-# scripts/deps.sh --bench).
+# Each workload in ROUNDS rounds (default 3), frkit and PyTorch alternating so that both
+# meet the same phases of the machine (its clock and its neighbours move every figure
+# by 10-40% from minute to minute). Round 1 runs frkit, PyTorch as installed (glibc
+# malloc) and at its best (jemalloc preloaded, as ../shared/bench/README.md), each
+# layout; the later rounds frkit and PyTorch at its best in the layout that won round 1.
+# Each run prints the median of ITERS steps; the summary gives each side's median over
+# the rounds and the ratio as the median of the rounds' ratios (frkit against PyTorch
+# in the same round), with their range. PYTORCH=0 skips the baseline (it needs
+# python3-torch and libjemalloc2: scripts/deps.sh --bench).
 PYTORCH=${PYTORCH:-1}
+ROUNDS=${ROUNDS:-3}
 JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 WORKLOADS=${WORKLOADS:-"ir18:112:32:train mobilefacenet:112:32:train resnet18-cifar:32:128:train ir18:112:64:infer mobilefacenet:112:64:infer resnet18-cifar:32:64:pgd"}
+[[ $PYTORCH == 1 ]] && ! /usr/bin/python3 -c 'import torch' 2>/dev/null && PYTORCH=0
 res=$(mktemp)
+tag() { sed "s/^RESULT {/RESULT {\"threads\":$th,\"round\":$r,/" | tee -a "$res"; }
+torch() {  # torch MALLOC LAYOUT: one run of the baseline
+    local pre=() lay=()
+    [[ $1 == jemalloc ]] && pre=(env LD_PRELOAD=$JEMALLOC MALLOC_CONF=thp:always,metadata_thp:auto,dirty_decay_ms:-1,muzzy_decay_ms:-1)
+    [[ $2 == channels_last ]] && lay=(--channels-last)
+    "${pre[@]}" /usr/bin/python3 bench/torch_baseline.py --net "$net" --mode "$mode" --batch "$b" --threads "$th" \
+        --iters "$ITERS" "${lay[@]}" | tag
+}
 for th in $THREADS; do
     export OMP_NUM_THREADS=$th OPENBLAS_NUM_THREADS=$th
     echo "== threads $th"
     for w in $WORKLOADS; do
         IFS=: read -r net in b mode <<<"$w"
-        $B "$net" "$in" "$b" "$mode" "$ITERS" | sed "s/^RESULT {/RESULT {\"threads\":$th,/" | tee -a "$res"
-        if [[ $PYTORCH == 1 ]] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-            for layout in "" --channels-last; do
-                /usr/bin/python3 bench/torch_baseline.py --net "$net" --mode "$mode" --batch "$b" --threads "$th" --iters "$ITERS" $layout | tee -a "$res"
-                [[ -e $JEMALLOC ]] && env LD_PRELOAD=$JEMALLOC MALLOC_CONF=thp:always,metadata_thp:auto,dirty_decay_ms:-1,muzzy_decay_ms:-1 \
-                    /usr/bin/python3 bench/torch_baseline.py --net "$net" --mode "$mode" --batch "$b" --threads "$th" --iters "$ITERS" $layout | tee -a "$res"
-            done
-        fi
+        best=nchw
+        for ((r = 1; r <= ROUNDS; r++)); do
+            $B "$net" "$in" "$b" "$mode" "$ITERS" | tag
+            [[ $PYTORCH == 1 ]] || continue
+            if ((r == 1)); then
+                for layout in nchw channels_last; do torch glibc $layout; done
+                [[ -e $JEMALLOC ]] || continue
+                for layout in nchw channels_last; do torch jemalloc $layout; done
+                best=$(python3 - "$res" "$net" "$mode" "$th" <<'PY'
+import json, sys
+f, net, mode, th = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+rows = [json.loads(l.split("RESULT ", 1)[1]) for l in open(f) if l.startswith("RESULT ")]
+rows = [r for r in rows if r["impl"] == "torch" and r["malloc"] == "jemalloc" and r["round"] == 1
+        and (r["net"], r["mode"], r["threads"]) == (net, mode, th)]
+print(max(rows, key=lambda r: r["img_per_s"])["layout"] if rows else "nchw")
+PY
+)
+            elif [[ -e $JEMALLOC ]]; then
+                torch jemalloc "$best"
+            fi
+        done
     done
 done
-echo "== summary: images/s (GFLOP/s); ratio = frkit / PyTorch (best layout)"
+echo "== summary: images/s (GFLOP/s), medians over the rounds; ratio = frkit / PyTorch, the median of the rounds' ratios [range]"
 python3 - "$res" <<'PY'
-import json, sys
+import json, statistics, sys
 rows = [json.loads(l.split("RESULT ", 1)[1]) for l in open(sys.argv[1]) if l.startswith("RESULT ")]
 keys = []
 for r in rows:
     k = (r["net"], r["mode"], r["batch"], r["threads"])
     if k not in keys: keys.append(k)
-print(f"{'workload':34} {'frkit':>14} {'torch best':>14} {'ratio':>6} {'torch as inst.':>15} {'ratio':>6}")
+print(f"{'workload':34} {'frkit':>14} {'torch best':>14} {'ratio':>17} {'torch as inst.':>15} {'ratio':>6}")
+def med(v): return statistics.median(v) if v else None
 for k in keys:
-    f = [r for r in rows if r["impl"] == "frkit" and (r["net"], r["mode"], r["batch"], r["threads"]) == k]
-    t = [r for r in rows if r["impl"] == "torch" and (r["net"], r["mode"], r["batch"], r["threads"]) == k]
+    mine = [r for r in rows if (r["net"], r["mode"], r["batch"], r["threads"]) == k]
+    f = {r["round"]: r for r in mine if r["impl"] == "frkit"}
     if not f: continue
-    f = f[0]
-    best = max((r for r in t if r["malloc"] == "jemalloc"), key=lambda r: r["img_per_s"], default=None)
-    inst = max((r for r in t if r["malloc"] == "glibc"), key=lambda r: r["img_per_s"], default=None)
-    def cell(r): return f"{r['img_per_s']:7.2f} ({r['gflops']:4.0f})" if r else f"{'-':>14}"
-    def ratio(r): return f"{f['img_per_s'] / r['img_per_s']:6.2f}" if r else f"{'-':>6}"
+    # PyTorch at its best, per round: the faster layout where a round ran both
+    t = {}
+    for r in mine:
+        if r["impl"] == "torch" and r["malloc"] == "jemalloc" and (r["round"] not in t or r["img_per_s"] > t[r["round"]]["img_per_s"]):
+            t[r["round"]] = r
+    inst = max((r for r in mine if r["impl"] == "torch" and r["malloc"] == "glibc"), key=lambda r: r["img_per_s"], default=None)
+    fi, fg = med([r["img_per_s"] for r in f.values()]), med([r["gflops"] for r in f.values()])
+    ti, tg = med([r["img_per_s"] for r in t.values()]), med([r["gflops"] for r in t.values()])
+    rr = sorted(f[n]["img_per_s"] / t[n]["img_per_s"] for n in f if n in t)
+    cell = lambda i, g: f"{i:7.2f} ({g:4.0f})" if i else f"{'-':>14}"
+    ratio = f"{med(rr):5.2f} [{rr[0]:.2f}-{rr[-1]:.2f}]" if rr else f"{'-':>17}"
+    first = f[min(f)]
+    rinst = f"{first['img_per_s'] / inst['img_per_s']:6.2f}" if inst else f"{'-':>6}"
     name = f"{k[0]} {k[1]} b{k[2]} t{k[3]}"
-    print(f"{name:34} {cell(f):>14} {cell(best):>14} {ratio(best)} {cell(inst):>15} {ratio(inst)}")
+    print(f"{name:34} {cell(fi, fg):>14} {cell(ti, tg):>14} {ratio:>17} {cell(inst['img_per_s'], inst['gflops']) if inst else '-':>15} {rinst}")
+print(f"rounds: {max((r['round'] for r in rows), default=0)}; PyTorch as installed ran in round 1 only (its ratio is frkit's round 1 against it)")
 PY
 rm -f "$res"
 
