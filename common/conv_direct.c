@@ -237,16 +237,17 @@ static int cb_skips(size_t kept, size_t all, int mode) {
     return mode > 0 || (mode < 0 && (all - kept) * CB_SKIP >= all);
 }
 
-// the classes of px's pixels over m samples for the convolution s (cb_lims); one class
-// of all K taps where s is NULL, where there would be more than CB_MAXCLS, or where
-// cb_skips says no. Returns their count; *nblk the blocks of all of them.
-static int cb_classes(CbCls *cl, const CbPix *px, int K, const DcShape *s, int m, int mode, long *nblk) {
-    int rc[130], cc[130], nr = 0, nc = 0, n = 0, lim[64][4];
-    size_t kept = s ? cb_lims(s, px->rows, px->cols, lim) : 0;
-    for (int k = 0; s && k < K; k++)
+// the classes of px's pixels over m samples, each of its K taps reading inside the
+// input in the rectangle lim[k] (cb_lims; kept: the products kept); one class of all K
+// taps where lim is NULL, where there would be more than CB_MAXCLS, or where cb_skips
+// says no. Returns their count; *nblk the blocks of all of them.
+static int cb_classes(CbCls *cl, const CbPix *px, int K, const int (*lim)[4], size_t kept, int m, int mode,
+                      long *nblk) {
+    int rc[130], cc[130], nr = 0, nc = 0, n = 0;
+    for (int k = 0; lim && k < K; k++)
         rc[nr++] = lim[k][0], rc[nr++] = lim[k][1], cc[nc++] = lim[k][2], cc[nc++] = lim[k][3];
     nr = cb_cuts(rc, nr, px->rows), nc = cb_cuts(cc, nc, px->cols);
-    if (s && cb_skips(kept, (size_t)px->rows * px->cols * K, mode) && (nr - 1) * (nc - 1) <= CB_MAXCLS)
+    if (lim && cb_skips(kept, (size_t)px->rows * px->cols * K, mode) && (nr - 1) * (nc - 1) <= CB_MAXCLS)
         for (int i = 0; i + 1 < nr; i++)
             for (int j = 0; j + 1 < nc; j++) {
                 CbCls *c = &cl[n++];
@@ -269,24 +270,23 @@ static int cb_classes(CbCls *cl, const CbPix *px, int K, const DcShape *s, int m
 
 static size_t dc_ws(const DcShape *s, int n) { return dc_wfloats(s) + (size_t)dc_nb(s, n) * s->C * s->plane; }
 
-// ints of cb_pass's table for the convolution s (NULL: one class, K taps of C channels),
-// with or without classes
-static size_t cb_tab_ints(const DcShape *s, int C, int K) {
+// ints of cb_pass's table for the pixels px of K taps of C channels (lim as
+// cb_classes), with or without classes
+static size_t cb_tab_ints(const CbPix *px, const int (*lim)[4], int C, int K) {
+    CbCls cl[CB_MAXCLS];
+    long nblk;
     size_t sum = 0;
-    if (s) {
-        DcShape t = cb_shape(s);
-        CbPix px = cb_pix(s, &t);
-        CbCls cl[CB_MAXCLS];
-        long nblk;
-        for (int i = 0, n = cb_classes(cl, &px, K, s, 1, 1, &nblk); i < n; i++) sum += (size_t)cl[i].nk;
-    }
+    for (int i = 0, n = cb_classes(cl, px, K, lim, 0, 1, 1, &nblk); i < n; i++) sum += (size_t)cl[i].nk;
     return 2 * (size_t)C * (sum > (size_t)K ? sum : (size_t)K);
 }
 
 // dc_ws for channel blocks: their table after the padded planes (cb_run)
 static size_t cb_ws(const DcShape *s, int n) {
     DcShape t = cb_shape(s);
-    return dc_ws(&t, n) + cb_tab_ints(s, s->C, s->kh * s->kw);
+    CbPix px = cb_pix(s, &t);
+    int lim[64][4];
+    cb_lims(s, px.rows, px.cols, lim);
+    return dc_ws(&t, n) + cb_tab_ints(&px, (const int (*)[4])lim, s->C, s->kh * s->kw);
 }
 
 // The input gradient of a stride-2 convolution, by the four phases of dx (even and
@@ -303,6 +303,8 @@ typedef struct Dx2 {
     int K[2][2];             // taps of phase (a, b)
     int offs[2][2][64];      // their offsets in a padded dy plane
     int kidx[2][2][64];      // their kernel positions ky*kw + kx
+    int lim[2][2][64][4];    // the pixels of the phase where each reads inside dy (as cb_lims)
+    size_t kept[2][2];       // the products those keep
     size_t wpo[2][2];        // where their packed weights start
 } Dx2;
 
@@ -327,6 +329,14 @@ static void dx2_extent(int k, int p, int out, const int *nin, int *pad, int *siz
     *pad = lo, *size = hi + lo;
 }
 
+// the interval [lo, hi) of a phase's n rows (columns) u whose dy row u + off lies in
+// [0, out) (empty: lo == hi)
+static void dx2_valid(int off, int out, int n, int *lo, int *hi) {
+    *lo = -off > 0 ? -off : 0, *hi = out - off < n ? out - off : n;
+    if (*lo > n) *lo = n;
+    if (*hi < *lo) *hi = *lo;
+}
+
 static void dx2_plan(const ConvGeom *g, Dx2 *d) {
     int T, L, Hq, Wq, ty[2][64], dy[2][64], tx[2][64], dx[2][64], ny[2], nx[2];
     d->C = g->c, d->H = g->h, d->W = g->w;
@@ -342,20 +352,40 @@ static void dx2_plan(const ConvGeom *g, Dx2 *d) {
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < 2; b++) {
             int k = 0;
+            d->kept[a][b] = 0;
             for (int i = 0; i < ny[a]; i++)
                 for (int j = 0; j < nx[b]; j++, k++) {
+                    int *l = d->lim[a][b][k];  // dy row u + dy[a][i] in [0, oh), column v + dx[b][j] in [0, ow)
                     d->offs[a][b][k] = (dy[a][i] + T) * Wq + dx[b][j] + L;
                     d->kidx[a][b][k] = ty[a][i] * g->kw + tx[b][j];
+                    dx2_valid(dy[a][i], g->oh, d->Ha[a], &l[0], &l[1]);
+                    dx2_valid(dx[b][j], g->ow, d->Wa[b], &l[2], &l[3]);
+                    d->kept[a][b] += (size_t)(l[1] - l[0]) * (l[3] - l[2]);
                 }
             d->K[a][b] = k, d->wpo[a][b] = at;
             at += nob * CB_OB * g->oc * k;
         }
 }
 
-// the packed weights (as dc_wfloats: every tap once) and one chunk of padded dy
+// the pixels of phase (a, b) of dx for channel blocks (cb_pass), of dy padded as d->pad
+static CbPix dx2_pix(const Dx2 *d, int a, int b) {
+    CbPix px = {d->Ha[a], d->Wa[b], d->pad.Wq, (size_t)d->pad.C * d->pad.plane, (size_t)d->C * d->H * d->W,
+                (size_t)a * d->W + b, (size_t)2 * d->W, 2, (size_t)d->H * d->W};
+    return px;
+}
+
+// the packed weights (as dc_wfloats: every tap once), one chunk of padded dy and the
+// largest of the phases' tables
 static size_t dx2_ws(const Dx2 *d, const ConvGeom *g) {
+    size_t tab = 0;
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) {
+            CbPix px = dx2_pix(d, a, b);
+            size_t t = cb_tab_ints(&px, (const int (*)[4])d->lim[a][b], g->oc, d->K[a][b]);
+            if (t > tab) tab = t;
+        }
     return (size_t)(g->c + CB_OB - 1) / CB_OB * CB_OB * g->oc * g->kh * g->kw +
-           (size_t)dc_nb(&d->pad, g->n) * d->pad.C * d->pad.plane + cb_tab_ints(NULL, g->oc, g->kh * g->kw);
+           (size_t)dc_nb(&d->pad, g->n) * d->pad.C * d->pad.plane + tab;
 }
 
 static DcShape fwd_shape(const ConvGeom *g);
@@ -724,12 +754,13 @@ DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int
 // per block, 48-49 -> 43.5 ms in chunks of 384-640 KiB; but 512@7 at stride 1, forward
 // and input gradient, 39.5 -> 41 ms (the gathers, and the prefetchers already stream
 // the weights there): chunks at stride 2 only. s: the convolution the pass computes, for
-// the classes of its pixels (NULL: one class, all taps).
+// the classes of its pixels (cb_classes: lim, kept; NULL: one class, all taps).
 static void cb_pass(float *y, const float *xp, const float *wp, const DcOut *e, int nout, int m, const int *offs,
-                    int K, int C, size_t plane, const CbPix *px, const DcShape *s, int *tab, size_t wbytes) {
+                    int K, int C, size_t plane, const CbPix *px, const int (*lim)[4], size_t kept, int *tab,
+                    size_t wbytes) {
     CbCls cl[CB_MAXCLS];
     long nob = (nout + CB_OB - 1) / CB_OB, nblk;
-    int ncl = cb_classes(cl, px, K, s, m, fr_cb_cls, &nblk);
+    int ncl = cb_classes(cl, px, K, lim, kept, m, fr_cb_cls, &nblk);
     size_t at = 0;
     for (int i = 0; i < ncl; i++) {  // per class, its pairs (c, valid k): where they read, their weights
         cl[i].tab = at;
@@ -759,14 +790,15 @@ static void cb_pass(float *y, const float *xp, const float *wp, const DcOut *e, 
 static void cb_run(float *y, const float *x, const float *wp, const DcOut *e, int n, const DcShape *s, float *xp) {
     DcShape t = cb_shape(s);
     CbPix px = cb_pix(s, &t);
-    int nb = dc_nb(&t, n), offs[64];
+    int nb = dc_nb(&t, n), offs[64], lim[64][4];
+    size_t kept = cb_lims(s, px.rows, px.cols, lim);
     dc_offs(&t, offs);
     size_t in_n = (size_t)s->C * s->H * s->W;
     for (int n0 = 0; n0 < n; n0 += nb) {
         int m = n - n0 < nb ? n - n0 : nb;
         dc_pad(xp, x + (size_t)n0 * in_n, m, &t);
-        cb_pass(y + (size_t)n0 * px.out_n, xp, wp, e, s->OC, m, offs, s->kh * s->kw, s->C, t.plane, &px, s,
-                (int *)(xp + (size_t)nb * s->C * t.plane), s->st == 2 ? CB_WBYTES : 0);
+        cb_pass(y + (size_t)n0 * px.out_n, xp, wp, e, s->OC, m, offs, s->kh * s->kw, s->C, t.plane, &px,
+                (const int (*)[4])lim, kept, (int *)(xp + (size_t)nb * s->C * t.plane), s->st == 2 ? CB_WBYTES : 0);
     }
 }
 
@@ -779,11 +811,11 @@ static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2
         dc_pad(yp, dy + (size_t)n0 * in_n, m, &d->pad);
         for (int a = 0; a < 2; a++)
             for (int b = 0; b < 2; b++) {
-                CbPix px = {d->Ha[a], d->Wa[b], d->pad.Wq, (size_t)OC * d->pad.plane, out_n, (size_t)a * d->W + b,
-                            (size_t)2 * d->W, 2, (size_t)d->H * d->W};
+                CbPix px = dx2_pix(d, a, b);
                 if (px.rows > 0 && px.cols > 0)
-                    cb_pass(dx + (size_t)n0 * out_n, yp, wp + d->wpo[a][b], &dc_plain, d->C, m, d->offs[a][b], d->K[a][b], OC,
-                            d->pad.plane, &px, NULL, (int *)(yp + (size_t)nb * OC * d->pad.plane), 0);
+                    cb_pass(dx + (size_t)n0 * out_n, yp, wp + d->wpo[a][b], &dc_plain, d->C, m, d->offs[a][b],
+                            d->K[a][b], OC, d->pad.plane, &px, (const int (*)[4])d->lim[a][b], d->kept[a][b],
+                            (int *)(yp + (size_t)nb * OC * d->pad.plane), 0);
             }
     }
 }
