@@ -49,7 +49,6 @@ int fr_conv_direct = -1, fr_conv_cb = -1, fr_cb_cls = -1;
 #define CB_WBYTES ((size_t)512 << 10)  // stride-2 forward: weights per chunk of input channels (cb_pass)
 #endif
 #define CB_GRP 8               // blocks of pixels per group (cb_pass)
-#define CB_PFD 4               // channels ahead that channel blocks prefetch their input (cb_acc)
 #define CB_MIN_CK 288          // channel blocks from this many products per output (32 x 3x3)
 
 typedef struct DcShape {
@@ -628,21 +627,14 @@ static void dx2_run(float *dx, const float *dy, const float *wp, int n, const Dx
 // taps outer, the weights K*64 floats apart and each plane's lines read K times over,
 // measured 9% slower at 128@16). cb_acc is a function of its own so that the loop's
 // registers are its own: inlined, the compiler kept a vector of weights on the stack.
-// Each pair prefetches the lines of its first and last pixel CB_PFD planes ahead (pf
-// floats): the planes are a plane apart in memory, too far for the hardware
-// prefetchers, and the table's (c, k) steps are no fixed stride either. Measured (1
-// thread, batch 32, median of 4, forward ms): 128@16 26.2 -> 24.5, 512@7 83 -> 71,
-// 256@8 25.0 -> 24.1, 512@4 unchanged (its 4x4 planes fit L1 several at a time).
 DC_TARGET static __attribute__((noinline)) void cb_acc(__m512 sums[CB_NP][4], const float *x, const int *xo,
-                                                       const int *tab, int npair, const float *w, long pf) {
+                                                       const int *tab, int npair, const float *w) {
     const int o0 = xo[0], o1 = xo[1], o2 = xo[2], o3 = xo[3], o4 = xo[4], o5 = xo[5];
     __m512 acc[CB_NP][4];
     for (int j = 0; j < CB_NP; j++)
         for (int v = 0; v < 4; v++) acc[j][v] = sums[j][v];
     for (const int *t = tab, *end = tab + 2 * npair; t < end; t += 2) {
         const float *xk = x + t[0], *wk = w + t[1];
-        _mm_prefetch((const char *)(xk + pf + o0), _MM_HINT_T0);
-        _mm_prefetch((const char *)(xk + pf + o5), _MM_HINT_T0);
         __m512 w0 = _mm512_loadu_ps(wk), w1 = _mm512_loadu_ps(wk + 16), w2 = _mm512_loadu_ps(wk + 32),
                w3 = _mm512_loadu_ps(wk + 48);
 #define CB_PIX(j, o)                                      \
@@ -702,8 +694,7 @@ DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const
                             ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk[v], cb_lanes(px->chs),
                                                        y + yo[j] + (size_t)(ob * CB_OB + 16 * v) * px->chs, 4)
                             : _mm512_setzero_ps();
-    cb_acc(acc, xp, xo, tab + cl->tab + (size_t)2 * c0 * cl->nk, (c1 - c0) * cl->nk, wb,
-           CB_PFD * (long)(px->in_n / C));  // (the planes: in_n / C floats apart)
+    cb_acc(acc, xp, xo, tab + cl->tab + (size_t)2 * c0 * cl->nk, (c1 - c0) * cl->nk, wb);
     // the stores' pixels and lanes worked out again, not kept across the loop: its
     // 24 sums and 5 vectors need the registers (else a vector of weights goes to the
     // stack); the empty asm keeps the compiler from reusing the values computed above
