@@ -48,7 +48,6 @@ int fr_conv_direct = -1, fr_conv_cb = -1, fr_cb_cls = -1;
 #ifndef CB_WBYTES
 #define CB_WBYTES ((size_t)512 << 10)  // stride-2 forward: weights per chunk of input channels (cb_pass)
 #endif
-#define CB_GRP 8               // blocks of pixels per group (cb_pass)
 #define CB_MIN_CK 288          // channel blocks from this many products per output (32 x 3x3)
 
 typedef struct DcShape {
@@ -756,17 +755,6 @@ DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int
 // and input gradient, 39.5 -> 41 ms (the gathers, and the prefetchers already stream
 // the weights there): chunks at stride 2 only. s: the convolution the pass computes, for
 // the classes of its pixels (cb_classes: lim, kept; NULL: one class, all taps).
-// The blocks run in groups of CB_GRP, each group through every block of outputs, so
-// that the input a group reads stays in L2 while the weights go by: swept once per
-// block of outputs, a chunk's padded input (up to 8 MB) came from L3 each time, its
-// lines one channel plane apart, which no prefetcher follows (x made L1-resident by a
-// test hack took 128@16->8 at stride 2 from 20 to 13 ms). Where a block of outputs'
-// weights pass CB_WBYTES (512 channels, 3x3: 1.2 MB) they are what must stay, and the
-// blocks run output block by output block as before (groups: 512@4 22.8 -> 35.5 ms).
-// Measured (1 thread, batch 32, median of 5, forward / input gradient ms, without ->
-// with groups): 128@16->8 17.5 / 18.0 -> 14.4 / 15.7, 256@28->14 91.2 / 109 -> 81.6 /
-// 95.3, 64@32->16 14.8 / 15.2 -> 14.0 / 15.3; 512@14->7 (chunks of input channels),
-// min of 3, 87.9 / 100.5 -> 80.3 / 86.6; stride 1 unchanged within noise.
 static void cb_pass(float *y, const float *xp, const float *wp, const DcOut *e, int nout, int m, const int *offs,
                     int K, int C, size_t plane, const CbPix *px, const int (*lim)[4], size_t kept, int *tab,
                     size_t wbytes) {
@@ -787,17 +775,14 @@ static void cb_pass(float *y, const float *xp, const float *wp, const DcOut *e, 
     int cc = nch > 1 ? (C + nch - 1) / nch : C;
     for (int c0 = 0; c0 < C; c0 += cc) {
         int c1 = c0 + cc < C ? c0 + cc : C;
-        size_t wob = (size_t)(c1 - c0) * K * CB_OB * sizeof(float);  // weights per block of outputs
-        long grp = wob <= CB_WBYTES ? CB_GRP : nblk, ngr = (nblk + grp - 1) / grp;
 #pragma omp parallel for collapse(2) schedule(static)
-        for (long g = 0; g < ngr; g++)
-            for (long ob = 0; ob < nob; ob++)
-                for (long b = g * grp; b < nblk && b < (g + 1) * grp; b++) {
-                    int i = 0;
-                    while (i + 1 < ncl && cl[i + 1].blk0 <= b) i++;
-                    cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, e, nout, (int)ob, &cl[i], b - cl[i].blk0, m, tab,
-                             C, c0, c1, px);
-                }
+        for (long ob = 0; ob < nob; ob++)
+            for (long b = 0; b < nblk; b++) {
+                int i = 0;
+                while (i + 1 < ncl && cl[i + 1].blk0 <= b) i++;
+                cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, e, nout, (int)ob, &cl[i], b - cl[i].blk0, m, tab, C,
+                         c0, c1, px);
+            }
     }
 }
 
