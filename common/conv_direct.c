@@ -753,8 +753,9 @@ DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int
 // Measured (2 threads, batch 32, forward): 512@14->7 at stride 2, 1.2 MB of weights
 // per block, 48-49 -> 43.5 ms in chunks of 384-640 KiB; but 512@7 at stride 1, forward
 // and input gradient, 39.5 -> 41 ms (the gathers, and the prefetchers already stream
-// the weights there): chunks at stride 2 only. s: the convolution the pass computes, for
-// the classes of its pixels (cb_classes: lim, kept; NULL: one class, all taps).
+// the weights there): chunks at stride 2 only. lim, kept: where each tap reads inside
+// the input and the products that keeps, for the classes of its pixels (cb_classes; lim
+// NULL: one class, all taps).
 static void cb_pass(float *y, const float *xp, const float *wp, const DcOut *e, int nout, int m, const int *offs,
                     int K, int C, size_t plane, const CbPix *px, const int (*lim)[4], size_t kept, int *tab,
                     size_t wbytes) {
