@@ -210,18 +210,25 @@ static int cb_cuts(int *v, int n, int top) {
     return m;
 }
 
-// each tap k = ky*kw + kx of s (reading input row u*st + ky - ph, column v*st + kx - pw):
-// the rows [lim[k][0], lim[k][1]) and columns [lim[k][2], lim[k][3]) of rows x cols
-// outputs where it reads inside the input. Returns the products kept, of rows*cols*K.
-static size_t cb_lims(const DcShape *s, int rows, int cols, int lim[][4]) {
+// the products the K taps of lim keep (the pixels where each reads inside the input)
+static size_t cb_kept(const int (*lim)[4], int K) {
     size_t kept = 0;
-    for (int k = 0; k < s->kh * s->kw; k++) {
-        cb_valid(k / s->kw, s->ph, s->st, s->H, rows, &lim[k][0], &lim[k][1]);
-        cb_valid(k % s->kw, s->pw, s->st, s->W, cols, &lim[k][2], &lim[k][3]);
+    for (int k = 0; k < K; k++) {
         int r = lim[k][1] - lim[k][0], c = lim[k][3] - lim[k][2];
         kept += (size_t)(r > 0 ? r : 0) * (c > 0 ? c : 0);
     }
     return kept;
+}
+
+// each tap k = ky*kw + kx of s (reading input row u*st + ky - ph, column v*st + kx - pw):
+// the rows [lim[k][0], lim[k][1]) and columns [lim[k][2], lim[k][3]) of rows x cols
+// outputs where it reads inside the input. Returns the products kept, of rows*cols*K.
+static size_t cb_lims(const DcShape *s, int rows, int cols, int lim[][4]) {
+    for (int k = 0; k < s->kh * s->kw; k++) {
+        cb_valid(k / s->kw, s->ph, s->st, s->H, rows, &lim[k][0], &lim[k][1]);
+        cb_valid(k % s->kw, s->pw, s->st, s->W, cols, &lim[k][2], &lim[k][3]);
+    }
+    return cb_kept((const int (*)[4])lim, s->kh * s->kw);
 }
 
 // Measured (3x3, batch 128, 2 threads, min of 4, one class -> classes, ms forward /
@@ -238,16 +245,16 @@ static int cb_skips(size_t kept, size_t all, int mode) {
 }
 
 // the classes of px's pixels over m samples, each of its K taps reading inside the
-// input in the rectangle lim[k] (cb_lims; kept: the products kept); one class of all K
-// taps where lim is NULL, where there would be more than CB_MAXCLS, or where cb_skips
-// says no. Returns their count; *nblk the blocks of all of them.
-static int cb_classes(CbCls *cl, const CbPix *px, int K, const int (*lim)[4], size_t kept, int m, int mode,
-                      long *nblk) {
+// input in the rectangle lim[k] (cb_lims); one class of all K taps where lim is NULL,
+// where there would be more than CB_MAXCLS, or where cb_skips says no. Returns their
+// count; *nblk the blocks of all of them.
+static int cb_classes(CbCls *cl, const CbPix *px, int K, const int (*lim)[4], int m, int mode, long *nblk) {
     int rc[130], cc[130], nr = 0, nc = 0, n = 0;
     for (int k = 0; lim && k < K; k++)
         rc[nr++] = lim[k][0], rc[nr++] = lim[k][1], cc[nc++] = lim[k][2], cc[nc++] = lim[k][3];
     nr = cb_cuts(rc, nr, px->rows), nc = cb_cuts(cc, nc, px->cols);
-    if (lim && cb_skips(kept, (size_t)px->rows * px->cols * K, mode) && (nr - 1) * (nc - 1) <= CB_MAXCLS)
+    size_t all = (size_t)px->rows * px->cols * K;
+    if (lim && cb_skips(cb_kept(lim, K), all, mode) && (nr - 1) * (nc - 1) <= CB_MAXCLS)
         for (int i = 0; i + 1 < nr; i++)
             for (int j = 0; j + 1 < nc; j++) {
                 CbCls *c = &cl[n++];
@@ -276,7 +283,7 @@ static size_t cb_tab_ints(const CbPix *px, const int (*lim)[4], int C, int K) {
     CbCls cl[CB_MAXCLS];
     long nblk;
     size_t sum = 0;
-    for (int i = 0, n = cb_classes(cl, px, K, lim, 0, 1, 1, &nblk); i < n; i++) sum += (size_t)cl[i].nk;
+    for (int i = 0, n = cb_classes(cl, px, K, lim, 1, 1, &nblk); i < n; i++) sum += (size_t)cl[i].nk;
     return 2 * (size_t)C * (sum > (size_t)K ? sum : (size_t)K);
 }
 
@@ -304,7 +311,6 @@ typedef struct Dx2 {
     int offs[2][2][64];      // their offsets in a padded dy plane
     int kidx[2][2][64];      // their kernel positions ky*kw + kx
     int lim[2][2][64][4];    // the pixels of the phase where each reads inside dy (as cb_lims)
-    size_t kept[2][2];       // the products those keep
     size_t wpo[2][2];        // where their packed weights start
 } Dx2;
 
@@ -352,7 +358,6 @@ static void dx2_plan(const ConvGeom *g, Dx2 *d) {
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < 2; b++) {
             int k = 0;
-            d->kept[a][b] = 0;
             for (int i = 0; i < ny[a]; i++)
                 for (int j = 0; j < nx[b]; j++, k++) {
                     int *l = d->lim[a][b][k];  // dy row u + dy[a][i] in [0, oh), column v + dx[b][j] in [0, ow)
@@ -360,7 +365,6 @@ static void dx2_plan(const ConvGeom *g, Dx2 *d) {
                     d->kidx[a][b][k] = ty[a][i] * g->kw + tx[b][j];
                     dx2_valid(dy[a][i], g->oh, d->Ha[a], &l[0], &l[1]);
                     dx2_valid(dx[b][j], g->ow, d->Wa[b], &l[2], &l[3]);
-                    d->kept[a][b] += (size_t)(l[1] - l[0]) * (l[3] - l[2]);
                 }
             d->K[a][b] = k, d->wpo[a][b] = at;
             at += nob * CB_OB * g->oc * k;
@@ -753,15 +757,14 @@ DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int
 // Measured (2 threads, batch 32, forward): 512@14->7 at stride 2, 1.2 MB of weights
 // per block, 48-49 -> 43.5 ms in chunks of 384-640 KiB; but 512@7 at stride 1, forward
 // and input gradient, 39.5 -> 41 ms (the gathers, and the prefetchers already stream
-// the weights there): chunks at stride 2 only. lim, kept: where each tap reads inside
-// the input and the products that keeps, for the classes of its pixels (cb_classes; lim
-// NULL: one class, all taps).
+// the weights there): chunks at stride 2 only. lim: where each tap reads inside the
+// input, for the classes of its pixels (cb_classes; NULL: one class, all taps).
 static void cb_pass(float *y, const float *xp, const float *wp, const DcOut *e, int nout, int m, const int *offs,
-                    int K, int C, size_t plane, const CbPix *px, const int (*lim)[4], size_t kept, int *tab,
+                    int K, int C, size_t plane, const CbPix *px, const int (*lim)[4], int *tab,
                     size_t wbytes) {
     CbCls cl[CB_MAXCLS];
     long nob = (nout + CB_OB - 1) / CB_OB, nblk;
-    int ncl = cb_classes(cl, px, K, lim, kept, m, fr_cb_cls, &nblk);
+    int ncl = cb_classes(cl, px, K, lim, m, fr_cb_cls, &nblk);
     size_t at = 0;
     for (int i = 0; i < ncl; i++) {  // per class, its pairs (c, valid k): where they read, their weights
         cl[i].tab = at;
@@ -792,14 +795,14 @@ static void cb_run(float *y, const float *x, const float *wp, const DcOut *e, in
     DcShape t = cb_shape(s);
     CbPix px = cb_pix(s, &t);
     int nb = dc_nb(&t, n), offs[64], lim[64][4];
-    size_t kept = cb_lims(s, px.rows, px.cols, lim);
+    cb_lims(s, px.rows, px.cols, lim);
     dc_offs(&t, offs);
     size_t in_n = (size_t)s->C * s->H * s->W;
     for (int n0 = 0; n0 < n; n0 += nb) {
         int m = n - n0 < nb ? n - n0 : nb;
         dc_pad(xp, x + (size_t)n0 * in_n, m, &t);
         cb_pass(y + (size_t)n0 * px.out_n, xp, wp, e, s->OC, m, offs, s->kh * s->kw, s->C, t.plane, &px,
-                (const int (*)[4])lim, kept, (int *)(xp + (size_t)nb * s->C * t.plane), s->st == 2 ? CB_WBYTES : 0);
+                (const int (*)[4])lim, (int *)(xp + (size_t)nb * s->C * t.plane), s->st == 2 ? CB_WBYTES : 0);
     }
 }
 
@@ -815,7 +818,7 @@ static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2
                 CbPix px = dx2_pix(d, a, b);
                 if (px.rows > 0 && px.cols > 0)
                     cb_pass(dx + (size_t)n0 * out_n, yp, wp + d->wpo[a][b], &dc_plain, d->C, m, d->offs[a][b],
-                            d->K[a][b], OC, d->pad.plane, &px, (const int (*)[4])d->lim[a][b], d->kept[a][b],
+                            d->K[a][b], OC, d->pad.plane, &px, (const int (*)[4])d->lim[a][b],
                             (int *)(yp + (size_t)nb * OC * d->pad.plane), 0);
             }
     }
