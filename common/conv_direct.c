@@ -56,7 +56,6 @@ int fr_conv_direct = -1, fr_conv_cb = -1, fr_cb_cls = -1;
 #define DC_TILE_BYTES ((size_t)192 << 10)  // padded input per tile of the wide kernel (dc_tile_px)
 #endif
 #define DC_TILE2_BYTES ((size_t)64 << 10)  // stride 2: input per tile (dc_run)
-#define DC_MAXTHR 64           // threads that get a tile buffer each (more run without tiles)
 
 typedef struct DcShape {
     int C, H, W, OC, kh, kw, ph, pw, st;  // input planes, kernel, padding, stride
@@ -315,12 +314,24 @@ static DcShape dc_tile_shape(const DcShape *s) {
     return t;
 }
 
+// the threads that get a tile buffer each: one per processor (more threads, as
+// OMP_NUM_THREADS may ask for, run without tiles); a constant of the process, so the
+// workspace sized for a shape holds them whenever it runs
+static int dc_tile_thr(void) {
+#ifdef _OPENMP
+    return omp_get_num_procs();
+#else
+    return 1;
+#endif
+}
+
 // the wide kernel's workspace: its weights, then the padded planes of a chunk of
-// samples (dc_run without tiles) or a tile's buffer per thread; channel blocks: chunks
+// samples (dc_run without tiles), or at stride 1 a tile's buffer per thread if more;
+// channel blocks: chunks
 static size_t dc_ws_chunk(const DcShape *s, int n) { return dc_wfloats(s) + (size_t)dc_nb(s, n) * s->C * s->plane; }
 static size_t dc_ws(const DcShape *s, int n) {
     DcShape t = dc_tile_shape(s);
-    size_t tiles = dc_wfloats(s) + (size_t)DC_MAXTHR * s->C * t.plane, chunk = dc_ws_chunk(s, n);
+    size_t tiles = s->st == 1 ? dc_wfloats(s) + (size_t)dc_tile_thr() * s->C * t.plane : 0, chunk = dc_ws_chunk(s, n);
     return chunk > tiles ? chunk : tiles;
 }
 
@@ -628,7 +639,7 @@ static void dc_run(float *y, const float *x, const float *wp, const DcOut *e, in
 #ifdef _OPENMP
     nthr = omp_get_max_threads();
 #endif
-    if (s->st == 1 && nthr <= DC_MAXTHR && (long)n * nt >= 2L * nthr) {
+    if (s->st == 1 && nthr <= dc_tile_thr() && (long)n * nt >= 2L * nthr) {
         DcShape t = dc_tile_shape(s);
 #pragma omp parallel for schedule(static)
         for (long u = 0; u < (long)n * nt; u++) {
