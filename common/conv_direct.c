@@ -52,9 +52,7 @@ int fr_conv_direct = -1, fr_conv_cb = -1, fr_cb_cls = -1;
 #define CB_WBYTES ((size_t)512 << 10)  // stride-2 forward: weights per chunk of input channels (cb_pass)
 #endif
 #define CB_MIN_CK 288          // channel blocks from this many products per output (32 x 3x3)
-#ifndef DC_TILE_BYTES
-#define DC_TILE_BYTES ((size_t)192 << 10)  // padded input per tile of the wide kernel (dc_tile_px)
-#endif
+#define DC_TILE_BYTES ((size_t)192 << 10)  // stride 1: padded input per tile of the wide kernel (dc_tile_px)
 #define DC_TILE2_BYTES ((size_t)64 << 10)  // stride 2: input per tile (dc_run)
 
 typedef struct DcShape {
@@ -284,7 +282,7 @@ static int cb_classes(CbCls *cl, const CbPix *px, int K, const int (*lim)[4], in
 
 // Tiles: the wide kernel's pixels in runs of whole register blocks whose input takes
 // about DC_TILE_BYTES; at stride 1 each thread pads a tile's rows of one sample into a
-// buffer of its own (dc_pad_tile) and runs every block of outputs over them while they
+// buffer of its own (dc_pad1) and runs every block of outputs over them while they
 // are in its L2. Padding whole chunks first (dc_pad) wrote the padded planes out to
 // memory and read them back once per block of 8 outputs: 11% of a 64@56 forward on one
 // thread was the padding. At stride 2 the phases are padded whole, as before (padding
@@ -302,15 +300,15 @@ static int dc_tile_px(const DcShape *s, size_t bytes) {
     return (int)(((px < P ? px : P) + DC_PB - 1) / DC_PB * DC_PB);
 }
 
-// the buffer of a tile: s with phases of the rows a tile's pixels read (from the row
-// of its first pixel: the rows its pixels span, those the taps reach below, one more
-// for the dropped columns of the last row reading into the next) and the blocks' slack
+// the buffer of a tile at stride 1: s with planes of the rows a tile's pixels read
+// (from the row of its first pixel: the rows its pixels span, those the taps reach
+// below, one more for the dropped columns of the last row reading into the next; Hq
+// those inside the padded plane) and the blocks' slack
 static DcShape dc_tile_shape(const DcShape *s) {
     DcShape t = *s;
-    int rows = (dc_tile_px(s, DC_TILE_BYTES) + s->Wq - 1) / s->Wq + 1 + (s->kh - 1) / s->st + 1;
+    int rows = (dc_tile_px(s, DC_TILE_BYTES) + s->Wq - 1) / s->Wq + 1 + (s->kh - 1) + 1;
     t.Hq = rows < s->Hq ? rows : s->Hq;
-    t.phase = (size_t)rows * s->Wq + DC_PB + s->kw;
-    t.plane = t.phase * s->st * s->st;
+    t.phase = t.plane = (size_t)rows * s->Wq + DC_PB + s->kw;
     return t;
 }
 
@@ -330,8 +328,9 @@ static int dc_tile_thr(void) {
 // channel blocks: chunks
 static size_t dc_ws_chunk(const DcShape *s, int n) { return dc_wfloats(s) + (size_t)dc_nb(s, n) * s->C * s->plane; }
 static size_t dc_ws(const DcShape *s, int n) {
-    DcShape t = dc_tile_shape(s);
-    size_t tiles = s->st == 1 ? dc_wfloats(s) + (size_t)dc_tile_thr() * s->C * t.plane : 0, chunk = dc_ws_chunk(s, n);
+    size_t chunk = dc_ws_chunk(s, n);
+    if (s->st != 1) return chunk;
+    size_t tiles = dc_wfloats(s) + (size_t)dc_tile_thr() * s->C * dc_tile_shape(s).plane;
     return chunk > tiles ? chunk : tiles;
 }
 
@@ -487,31 +486,35 @@ DC_TARGET static inline void dc_zero(float *p, size_t n) {
     if (i < n) _mm512_mask_storeu_ps(p + i, (__mmask16)((1u << (n - i)) - 1), _mm512_setzero_ps());
 }
 
-// conv_pad_phases at stride 1 with vectors: each padded row built 16 floats at a time
-// by a masked load (lanes outside the input row read as zeros), stored whole where it
-// ends within the input's rows (running into the next rows, written after it), else
-// masked at the row's end.
+// conv_pad_phases at stride 1 with vectors, for the padded rows [q0, q0 + nr) of a plane
+// (all of them: q0 0, nr Hq) into o, zeros after them up to phase floats: each row built
+// 16 floats at a time by a masked load (lanes outside the input row read as zeros),
+// stored whole where it ends within the rows (running into the next rows, written
+// after it), else masked at the row's end.
 // Small planes (8x8, 4x4) made the library calls per row (memset, memcpy) the cost:
 // 6% of a ResNet-18@32 training step was in memset from here.
-DC_TARGET static void dc_pad1(float *o, const float *x, const DcShape *s) {
-    int w = s->W, wq = s->Wq, pw = s->pw, h = s->H;
-    size_t top = (size_t)s->ph * wq;
-    dc_zero(o, top);
-    for (int y = 0; y < h; y++) {
-        float *r = o + top + (size_t)y * wq;
+DC_TARGET static void dc_pad1(float *o, const float *x, const DcShape *s, int q0, int nr, size_t phase) {
+    int w = s->W, wq = s->Wq, pw = s->pw;
+    for (int r = 0; r < nr; r++) {
+        float *row = o + (size_t)r * wq;
+        int y = q0 + r - s->ph;
+        if (y < 0 || y >= s->H) {
+            dc_zero(row, wq);
+            continue;
+        }
         const float *xr = x + (size_t)y * w;
         for (int j = 0; j < wq; j += 16) {
             int lo = pw - j, hi = pw + w - j;  // lanes [lo, hi) hold the input
             lo = lo < 0 ? 0 : lo, hi = hi > 16 ? 16 : hi;
             __mmask16 m = hi > lo ? (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
             __m512 v = _mm512_maskz_loadu_ps(m, xr + j - pw);
-            if ((size_t)y * wq + j + 16 <= (size_t)h * wq)  // within the rows still to be written
-                _mm512_storeu_ps(r + j, v);
+            if ((size_t)r * wq + j + 16 <= (size_t)nr * wq)  // within the rows still to be written
+                _mm512_storeu_ps(row + j, v);
             else
-                _mm512_mask_storeu_ps(r + j, (__mmask16)((1u << (wq - j)) - 1), v);
+                _mm512_mask_storeu_ps(row + j, (__mmask16)((1u << (wq - j)) - 1), v);
         }
     }
-    dc_zero(o + top + (size_t)h * wq, s->phase - top - (size_t)h * wq);
+    dc_zero(o + (size_t)nr * wq, phase - (size_t)nr * wq);
 }
 
 // x (nb, C, H, W) into padded planes xp (nb, C, plane), zeros around and after, each
@@ -522,7 +525,7 @@ static void dc_pad(float *xp, const float *x, int nb, const DcShape *s) {
         float *dst = xp + (size_t)q * s->plane;
         const float *src = x + (size_t)q * s->H * s->W;
         if (s->st == 1)
-            dc_pad1(dst, src, s);
+            dc_pad1(dst, src, s, 0, s->Hq, s->phase);
         else
             conv_pad_phases(dst, s->phase, src, s->H, s->W, s->ph, s->pw, s->st, s->Wq);
     }
@@ -599,36 +602,6 @@ DC_TARGET static void dc_block(float *yn, const float *xn, const float *wb, cons
     }
 }
 
-// rows [q0, q0 + t->Hq) of every phase of one sample's padded planes (x (C, H, W), shape
-// s) into a tile's buffer o (t = dc_tile_shape(s)); rows past the map, and the slack, zeros
-DC_TARGET static void dc_pad_tile(float *o, const float *x, const DcShape *s, const DcShape *t, int q0) {
-    int st = s->st, Wq = s->Wq, nr = s->Hq - q0 < t->Hq ? s->Hq - q0 : t->Hq;
-    for (int c = 0; c < s->C; c++)
-        for (int a = 0; a < st; a++)
-            for (int b = 0; b < st; b++) {
-                float *ph = o + (size_t)c * t->plane + (size_t)(a * st + b) * t->phase;
-                // columns [lo, hi) of the phase read input columns j*st + b - pw inside the map
-                int lo = s->pw - b <= 0 ? 0 : (s->pw - b + st - 1) / st, hi = (s->W + s->pw - b + st - 1) / st;
-                hi = hi > Wq ? Wq : hi;
-                for (int r = 0; r < nr; r++) {
-                    float *row = ph + (size_t)r * Wq;
-                    int y = (q0 + r) * st + a - s->ph;
-                    if (y < 0 || y >= s->H) {
-                        dc_zero(row, Wq);
-                        continue;
-                    }
-                    const float *xr = x + ((size_t)c * s->H + y) * s->W + (lo * st + b - s->pw);
-                    for (int j = 0; j < lo; j++) row[j] = 0;
-                    if (st == 1)  // (constant strides: the loops vectorise)
-                        memcpy(row + lo, xr, sizeof(float) * (hi - lo));
-                    else if (st == 2)
-                        for (int j = lo; j < hi; j++) row[j] = xr[2 * (j - lo)];
-                    for (int j = hi; j < Wq; j++) row[j] = 0;
-                }
-                dc_zero(ph + (size_t)nr * Wq, t->phase - (size_t)nr * Wq);
-            }
-}
-
 // y (n, OC, oh, ow) = conv(x (n, C, H, W)) through packed weights wp; ws: at stride 1
 // a tile's buffer per thread (dc_ws), else (stride 2, too few tiles for the threads or
 // more threads than buffers) the padded planes of a chunk of samples, padded first
@@ -648,7 +621,9 @@ static void dc_run(float *y, const float *x, const float *wp, const DcOut *e, in
             th = omp_get_thread_num();
 #endif
             float *buf = xp + (size_t)th * s->C * t.plane;
-            dc_pad_tile(buf, x + (size_t)b * in_n, s, &t, q0);
+            for (int c = 0; c < s->C; c++)  // the tile's rows, padded
+                dc_pad1(buf + (size_t)c * t.plane, x + (size_t)b * in_n + (size_t)c * s->H * s->W, s, q0,
+                        s->Hq - q0 < t.Hq ? s->Hq - q0 : t.Hq, t.plane);
             for (int ob = 0; ob < nob; ob++)
                 dc_block(y + (size_t)b * out_n, buf, wp + (size_t)ob * wob, e, ob, &t, pa, pb, q0 * s->Wq);
         }

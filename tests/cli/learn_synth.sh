@@ -6,7 +6,16 @@
 # impostor pair. Measured when written: balanced accuracy 0.892; FPR of the more varied
 # group over the other 1.69 at 1% FPR, 2.93 at 0.1%, 10.5 at 0.01%; FNMR worst/best
 # quality third 4.07 at 1% FPR. Asserted (set once from that run): balanced accuracy
-# >= 0.85, FPR ratio >= 2 at 0.1% FPR, FNMR ratio >= 2.
+# >= 0.85, FNMR ratio >= 2.
+# The FPR ratio between the groups is printed, not asserted: it is not a property of
+# the code but of one training run. Measured on one machine (AMD Zen 5, 2 threads) with
+# the same data: seed 1337 with OpenBLAS's Haswell kernels 1.85 at 0.1% FPR (less varied
+# group 148 false positives, the other 80), with its Cooperlake kernels 3.00 (171 / 57);
+# seeds 1, 2, 3 (Haswell): 0.20, 0.63, 0.48, the more varied group the worse (38 / 190,
+# 88 / 140, 74 / 154). Which group a trained model favours changes with the seed and
+# the BLAS kernels, so the ratio >= 2 asserted here before passed or failed with them.
+# The raw-pixel check of fr-synth's groups stays in unit/synth/calibration. (Over the
+# same five runs: balanced accuracy 0.859-0.907, FNMR ratio 2.59-5.78.)
 source "$(dirname "$0")/lib.bash"
 have_numpy || skip "no numpy"
 cd "$T"
@@ -35,7 +44,6 @@ lo, hi = np.quantile(qg, [1 / 3, 2 / 3])
 fw, fb = (sgn[qg <= lo] < t2).mean(), (sgn[qg >= hi] < t2).mean()
 print(f"balanced accuracy {ba:.4f}; FPR at 0.1%: g0 {fpr[0]:.5f} g1 {fpr[1]:.5f}; FNMR worst {fw:.4f} best {fb:.4f}")
 assert ba >= 0.85, ba
-assert max(fpr) >= 2 * min(fpr), fpr
 assert fw >= 2 * fb, (fw, fb)
 PY
 exit 0
