@@ -49,7 +49,7 @@ int fr_conv_direct = -1, fr_conv_cb = -1, fr_cb_cls = -1;
 #define DC_CHUNK ((size_t)1 << 21)  // floats of padded input per chunk of samples
 #define CBW_PC 1024            // pixels per pass of the channel-blocked weight gradient
 #ifndef CB_WBYTES
-#define CB_WBYTES ((size_t)512 << 10)  // stride-2 forward: weights per chunk of input channels (cb_pass)
+#define CB_WBYTES ((size_t)512 << 10)  // channel blocks: weights per chunk of input channels (cb_pass)
 #endif
 #define CB_MIN_CK 288          // channel blocks from this many products per output (32 x 3x3)
 #define DC_TILE_BYTES ((size_t)192 << 10)  // stride 1: padded input per tile of the wide kernel (dc_tile_px)
@@ -153,11 +153,12 @@ static void dc_offs(const DcShape *s, int *offs) {
 }
 
 // the output pixels a channel block enumerates: (u, v) of rows x cols per sample; the
-// input at n*in_n + u*in_rs + v (and the tap's offset), the output at n*out_n + out0 +
-// u*out_rs + v*out_cs, its channels chs apart
+// input at n*in_n + in0 + u*in_rs + v*in_cs (and the tap's offset), the output at
+// n*out_n + out0 + u*out_rs + v*out_cs, its channels chs apart
 typedef struct CbPix {
     int rows, cols, in_rs;
     size_t in_n, out_n, out0, out_rs, out_cs, chs;
+    int in_cs, in0;
 } CbPix;
 
 // Channel blocks read single pixels, not vectors: their padded planes (in phases at
@@ -176,7 +177,7 @@ static DcShape cb_shape(const DcShape *s) {
 // their pixels for the output of s, read from planes of t = cb_shape(s)
 static CbPix cb_pix(const DcShape *s, const DcShape *t) {
     size_t ohw = (size_t)s->oh * s->ow;
-    CbPix px = {s->oh, s->ow, t->Wq, (size_t)s->C * t->plane, (size_t)s->OC * ohw, 0, (size_t)s->ow, 1, ohw};
+    CbPix px = {s->oh, s->ow, t->Wq, (size_t)s->C * t->plane, (size_t)s->OC * ohw, 0, (size_t)s->ow, 1, ohw, 1, 0};
     return px;
 }
 
@@ -242,6 +243,10 @@ static size_t cb_lims(const DcShape *s, int rows, int cols, int lim[][4]) {
 // columns, one plane line per pixel), forward and input gradient 48.7 / 49.0 -> 50.1 /
 // 50.6 (1 thread, batch 32: 23.7 -> 22.8): classes from 1/8 skipped.
 #define CB_SKIP 8
+// channel blocks read the input unpadded (cb_run) where 1/CB_SKIP_DIRECT of the products
+// or more read padding, or at most 1/CB_NARROW of the pixels fall in narrow classes
+#define CB_SKIP_DIRECT 16
+#define CB_NARROW 32
 
 // whether to skip the taps on padding, keeping kept of all products (mode, as
 // fr_cb_cls: 0 never, 1 always, -1 where 1/CB_SKIP of them or more are skipped)
@@ -431,7 +436,7 @@ static void dx2_plan(const ConvGeom *g, Dx2 *d) {
 // the pixels of phase (a, b) of dx for channel blocks (cb_pass), of dy padded as d->pad
 static CbPix dx2_pix(const Dx2 *d, int a, int b) {
     CbPix px = {d->Ha[a], d->Wa[b], d->pad.Wq, (size_t)d->pad.C * d->pad.plane, (size_t)d->C * d->H * d->W,
-                (size_t)a * d->W + b, (size_t)2 * d->W, 2, (size_t)d->H * d->W};
+                (size_t)a * d->W + b, (size_t)2 * d->W, 2, (size_t)d->H * d->W, 1, 0};
     return px;
 }
 
@@ -717,14 +722,22 @@ static void dx2_run(float *dx, const float *dy, const float *wp, int n, const Dx
 // taps outer, the weights K*64 floats apart and each plane's lines read K times over,
 // measured 9% slower at 128@16). cb_acc is a function of its own so that the loop's
 // registers are its own: inlined, the compiler kept a vector of weights on the stack.
+// Per pair it also prefetches where the next block's last pixel reads (xo[6]): a block
+// reads lines of C planes (hundreds of streams, more than the hardware prefetchers
+// follow), and the next block's new lines are those of its right end. Measured (IR-18
+// inference, 2 threads, batch 64, min per layer of 4 alternating runs, ms): the
+// stride-2 layers 128@56->28 61.4 -> 49.3, 256@28->14 65.5 -> 50.1, 512@14->7 75.0 ->
+// 56.1; the network 1173 -> 1100 ms (summed minima). (The prefetch never faults; its
+// address is computed as an integer, it may lie outside x.)
 DC_TARGET static __attribute__((noinline)) void cb_acc(__m512 sums[CB_NP][4], const float *x, const int *xo,
                                                        const int *tab, int npair, const float *w) {
-    const int o0 = xo[0], o1 = xo[1], o2 = xo[2], o3 = xo[3], o4 = xo[4], o5 = xo[5];
+    const int o0 = xo[0], o1 = xo[1], o2 = xo[2], o3 = xo[3], o4 = xo[4], o5 = xo[5], pf = xo[CB_NP];
     __m512 acc[CB_NP][4];
     for (int j = 0; j < CB_NP; j++)
         for (int v = 0; v < 4; v++) acc[j][v] = sums[j][v];
     for (const int *t = tab, *end = tab + 2 * npair; t < end; t += 2) {
         const float *xk = x + t[0], *wk = w + t[1];
+        _mm_prefetch((const char *)((uintptr_t)xk + (uintptr_t)(intptr_t)pf * sizeof(float)), _MM_HINT_T0);
         __m512 w0 = _mm512_loadu_ps(wk), w1 = _mm512_loadu_ps(wk + 16), w2 = _mm512_loadu_ps(wk + 32),
                w3 = _mm512_loadu_ps(wk + 48);
 #define CB_PIX(j, o)                                      \
@@ -751,7 +764,7 @@ static inline void cb_pix_at(const CbPix *px, const CbCls *cl, size_t first, siz
     for (int j = 0; j < CB_NP; j++) {
         size_t pix = first + (j < cnt ? j : cnt - 1), n = pix / area, r = pix % area;
         int u = cl->r0 + (int)(r / cw), v = cl->q0 + (int)(r % cw);
-        if (xo) xo[j] = (int)(n * px->in_n) + u * px->in_rs + v;
+        if (xo) xo[j] = (int)(n * px->in_n) + px->in0 + u * px->in_rs + v * px->in_cs;
         if (yo) yo[j] = n * px->out_n + px->out0 + u * px->out_rs + v * px->out_cs;
     }
 }
@@ -770,7 +783,7 @@ DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const
                                const CbCls *cl, long blk, int m, const int *tab, int C, int c0, int c1,
                                const CbPix *px) {
     size_t total = (size_t)m * (cl->r1 - cl->r0) * (cl->q1 - cl->q0), first = (size_t)blk * CB_NP, yo[CB_NP];
-    int cnt = total - first < CB_NP ? (int)(total - first) : CB_NP, xo[CB_NP];
+    int cnt = total - first < CB_NP ? (int)(total - first) : CB_NP, xo[CB_NP + 1];
     __m512 acc[CB_NP][4];
     __mmask16 mk[4];
     for (int v = 0; v < 4; v++) {
@@ -778,6 +791,12 @@ DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const
         mk[v] = left <= 0 ? 0 : left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
     }
     cb_pix_at(px, cl, first, total, xo, c0 > 0 ? yo : NULL);
+    {  // where the next block's last pixel reads (cb_acc prefetches it)
+        int nx[CB_NP];
+        size_t nf = first + CB_NP < total ? first + CB_NP : first;
+        cb_pix_at(px, cl, nf, total, nx, NULL);
+        xo[CB_NP] = nx[CB_NP - 1];
+    }
     for (int j = 0; j < CB_NP; j++)
         for (int v = 0; v < 4; v++)
             acc[j][v] = c0 > 0 && j < cnt && mk[v]
@@ -838,58 +857,130 @@ DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int
         for (int v = 0; v < 4; v++) _mm512_storeu_ps(t + ((size_t)(c0 + j) * K + k) * CB_OB + 16 * v, acc[j][v]);
 }
 
-// outputs of px for one chunk of m samples (y at its first sample) from padded planes xp
-// wbytes: the input channels run in chunks whose weights (per block of 64 outputs) take
-// at most this many bytes, the sums continued chunk after chunk (0: all at once).
-// Measured (2 threads, batch 32, forward): 512@14->7 at stride 2, 1.2 MB of weights
-// per block, 48-49 -> 43.5 ms in chunks of 384-640 KiB; but 512@7 at stride 1, forward
-// and input gradient, 39.5 -> 41 ms (the gathers, and the prefetchers already stream
-// the weights there): chunks at stride 2 only. lim: where each tap reads inside the
-// input, for the classes of its pixels (cb_classes; NULL: one class, all taps).
+// where each class's pairs (c, k) start in cb_table's table: 2 ints a pair, C channels
+static void cb_tabpos(CbCls *cl, int ncl, int C) {
+    size_t at = 0;
+    for (int i = 0; i < ncl; i++) cl[i].tab = at, at += (size_t)2 * C * cl[i].nk;
+}
+
+// per class, its pairs (c, valid k): where they read in padded planes, their weights
+static void cb_table(int *tab, const CbCls *cl, int ncl, int C, int K, size_t plane, const int *offs) {
+    for (int i = 0; i < ncl; i++) {
+        int *t = tab + cl[i].tab;
+        for (int c = 0; c < C; c++)
+            for (int j = 0; j < cl[i].nk; j++, t += 2) {
+                int k = cl[i].k[j];
+                t[0] = c * (int)plane + offs[k], t[1] = (c * K + k) * CB_OB;
+            }
+    }
+}
+
+// input channels per chunk whose weights (per block of 64 outputs) take at most wbytes
+// (0: all at once)
+static int cb_cchunk(int C, int K, size_t wbytes) {
+    int nch = wbytes ? (int)(((size_t)C * K * CB_OB * sizeof(float) + wbytes - 1) / wbytes) : 1;
+    return nch > 1 ? (C + nch - 1) / nch : C;
+}
+
+// the class of block b (of ncl, in order of blk0)
+static inline const CbCls *cb_cls_of(const CbCls *cl, int ncl, long b) {
+    int i = 0;
+    while (i + 1 < ncl && cl[i + 1].blk0 <= b) i++;
+    return &cl[i];
+}
+
+// outputs of px for one chunk of m samples (y at its first sample) from planes xp (of
+// plane floats; padded, or x itself: cb_run). wbytes: the input channels run in chunks
+// whose weights (per block of 64 outputs) take at most this many bytes, the sums
+// continued chunk after chunk (0: all at once). Measured (2 threads, batch 32,
+// forward): 512@14->7 at stride 2, 1.2 MB of weights per block, 48-49 -> 43.5 ms in
+// chunks of 384-640 KiB. At stride 1 an older measurement (512@7, 39.5 -> 41 ms, the
+// gathers) kept them off; on Zen 5 (1 MB L2, 2 threads, batch 64) 512@7 runs 405 ->
+// 439 GFLOP/s isolated and 50.8 / 49.3 -> 41.5 / 43.8 ms in IR-18 inference (its two
+// 512@7 layers, min of 5 alternating runs), where the weights come from memory, not
+// L3: chunks at both strides. lim: where each tap reads inside the input, for the
+// classes of its pixels (cb_classes, by mode as fr_cb_cls; NULL: one class, all taps).
 static void cb_pass(float *y, const float *xp, const float *wp, const DcOut *e, int nout, int m, const int *offs,
-                    int K, int C, size_t plane, const CbPix *px, const int (*lim)[4], int *tab,
+                    int K, int C, size_t plane, const CbPix *px, const int (*lim)[4], int mode, int *tab,
                     size_t wbytes) {
     CbCls cl[CB_MAXCLS];
     long nob = (nout + CB_OB - 1) / CB_OB, nblk;
-    int ncl = cb_classes(cl, px, K, lim, m, fr_cb_cls, &nblk);
-    size_t at = 0;
-    for (int i = 0; i < ncl; i++) {  // per class, its pairs (c, valid k): where they read, their weights
-        cl[i].tab = at;
-        for (int c = 0; c < C; c++)
-            for (int j = 0; j < cl[i].nk; j++, at += 2) {
-                int k = cl[i].k[j];
-                tab[at] = c * (int)plane + offs[k], tab[at + 1] = (c * K + k) * CB_OB;
-            }
-    }
+    int ncl = cb_classes(cl, px, K, lim, m, mode, &nblk), cc = cb_cchunk(C, K, wbytes);
+    cb_tabpos(cl, ncl, C);
+    cb_table(tab, cl, ncl, C, K, plane, offs);
     // (a phase of a stride-2 input gradient may have no taps, K = 0: its sums are zero)
-    int nch = wbytes ? (int)(((size_t)C * K * CB_OB * sizeof(float) + wbytes - 1) / wbytes) : 1;
-    int cc = nch > 1 ? (C + nch - 1) / nch : C;
     for (int c0 = 0; c0 < C; c0 += cc) {
         int c1 = c0 + cc < C ? c0 + cc : C;
 #pragma omp parallel for collapse(2) schedule(static)
         for (long ob = 0; ob < nob; ob++)
             for (long b = 0; b < nblk; b++) {
-                int i = 0;
-                while (i + 1 < ncl && cl[i + 1].blk0 <= b) i++;
-                cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, e, nout, (int)ob, &cl[i], b - cl[i].blk0, m, tab, C,
-                         c0, c1, px);
+                const CbCls *c = cb_cls_of(cl, ncl, b);
+                cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, e, nout, (int)ob, c, b - c->blk0, m, tab, C, c0, c1,
+                         px);
             }
     }
 }
 
-// as dc_run, by channel blocks (weights packed for them)
+// whether the classes of px (every tap on padding skipped: cb_classes mode 1) read only
+// inside the input; then channel blocks can read the input itself, unpadded
+static int cb_inside(const CbPix *px, int K, const int (*lim)[4], size_t *narrow) {
+    CbCls cl[CB_MAXCLS];
+    long nblk;
+    int n = cb_classes(cl, px, K, lim, 1, 1, &nblk);
+    *narrow = 0;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < cl[i].nk; j++) {
+            const int *l = lim[cl[i].k[j]];
+            if (cl[i].r0 < l[0] || cl[i].r1 > l[1] || cl[i].q0 < l[2] || cl[i].q1 > l[3]) return 0;
+        }
+        if (cl[i].q1 - cl[i].q0 < CB_NP) *narrow += (size_t)(cl[i].r1 - cl[i].r0) * (cl[i].q1 - cl[i].q0);
+    }
+    return 1;
+}
+
+// as dc_run, by channel blocks (weights packed for them). Direct: where classes of
+// pixels can skip every tap on padding (cb_inside), the blocks read x in place,
+// unpadded: tap k of output (u, v) at row u*st + ky - ph, column v*st + kx - pw of
+// plane c. They read single floats, not vectors, so they need neither padding nor
+// phases; padding first took 6% of a 128@28 forward and 11% of 128@56->28 (2 threads,
+// batch 64, the padding alone timed). But classes have a price: a narrow class (the
+// left and right columns of 3x3, padding 1) runs blocks down a column, each pixel on
+// lines of its own. Measured (isolated, 2 threads, batch 64, best of 6 alternating,
+// GFLOP/s, padded / direct): 512@14->7 326 / 373, 512@7 365 / 406, 256@8 395 / 464,
+// 64@112->56 290 / 334 (narrow: 2% of the pixels), 128@56->28 319 / 348 (3%), but
+// 256@28->14 328 / 297 (7%), 128@28 366 / 356 (7%), 256@14 the same. Hence direct
+// where the classes skip 1/16 of the products or more (the small maps: padded, they
+// take classes from 1/8 on) or where at most 1/32 of the pixels are in narrow classes.
+// fr_cb_cls 1 reads direct wherever it can, 0 always padded (every tap).
 static void cb_run(float *y, const float *x, const float *wp, const DcOut *e, int n, const DcShape *s, float *xp) {
     DcShape t = cb_shape(s);
     CbPix px = cb_pix(s, &t);
-    int nb = dc_nb(&t, n), offs[64], lim[64][4];
+    int K = s->kh * s->kw, nb = dc_nb(&t, n), offs[64], lim[64][4];
     cb_lims(s, px.rows, px.cols, lim);
+    size_t in_n = (size_t)s->C * s->H * s->W, hw = (size_t)s->H * s->W, wbytes = CB_WBYTES;
+    size_t all = (size_t)px.rows * px.cols * K, kept = cb_kept((const int (*)[4])lim, K);
+    size_t narrow, P = (size_t)px.rows * px.cols;
+    int inside = fr_cb_cls != 0 && cb_inside(&px, K, (const int (*)[4])lim, &narrow);
+    int direct = inside && (fr_cb_cls > 0 || (all - kept) * CB_SKIP_DIRECT >= all || narrow * CB_NARROW <= P);
+    if (direct) {
+        CbPix d = px;
+        d.in_n = in_n, d.in_rs = s->st * s->W, d.in_cs = s->st, d.in0 = -(s->ph * s->W + s->pw);
+        for (int k = 0; k < K; k++) offs[k] = k / s->kw * s->W + k % s->kw;
+        int md = (int)(((size_t)1 << 30) / in_n);  // (offsets in ints)
+        md = md < 1 ? 1 : md;
+        for (int n0 = 0; n0 < n; n0 += md) {
+            int m = n - n0 < md ? n - n0 : md;
+            cb_pass(y + (size_t)n0 * px.out_n, x + (size_t)n0 * in_n, wp, e, s->OC, m, offs, K, s->C, hw, &d,
+                    (const int (*)[4])lim, 1, (int *)xp, wbytes);
+        }
+        return;
+    }
     dc_offs(&t, offs);
-    size_t in_n = (size_t)s->C * s->H * s->W;
     for (int n0 = 0; n0 < n; n0 += nb) {
         int m = n - n0 < nb ? n - n0 : nb;
         dc_pad(xp, x + (size_t)n0 * in_n, m, &t);
-        cb_pass(y + (size_t)n0 * px.out_n, xp, wp, e, s->OC, m, offs, s->kh * s->kw, s->C, t.plane, &px,
-                (const int (*)[4])lim, (int *)(xp + (size_t)nb * s->C * t.plane), s->st == 2 ? CB_WBYTES : 0);
+        cb_pass(y + (size_t)n0 * px.out_n, xp, wp, e, s->OC, m, offs, K, s->C, t.plane, &px,
+                (const int (*)[4])lim, fr_cb_cls, (int *)(xp + (size_t)nb * s->C * t.plane), wbytes);
     }
 }
 
@@ -905,7 +996,7 @@ static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2
                 CbPix px = dx2_pix(d, a, b);
                 if (px.rows > 0 && px.cols > 0)
                     cb_pass(dx + (size_t)n0 * out_n, yp, wp + d->wpo[a][b], &dc_plain, d->C, m, d->offs[a][b],
-                            d->K[a][b], OC, d->pad.plane, &px, (const int (*)[4])d->lim[a][b],
+                            d->K[a][b], OC, d->pad.plane, &px, (const int (*)[4])d->lim[a][b], fr_cb_cls,
                             (int *)(yp + (size_t)nb * OC * d->pad.plane), 0);
             }
     }
@@ -1054,6 +1145,9 @@ static int dc_fits(const ConvGeom *g) {
 //   input gradient, stride 2 (wide: dx2_plan): OC=128 32->16 126 / 160 / 123, OC=128
 //   56->28 134 / 181 / 154, OC=256 16->8 158 / - / 135-158 (two runs), OC=256 28->14
 //   165 / 169 / 178, OC=512 14->7 174 / - / 183, OC=512 8->4 133 / - / 170.
+// Since channel blocks read the input unpadded and prefetch (cb_run, cb_acc), the
+// forward at stride 2 takes them at any C: 64@112->56 (IR-18, batch 64, isolated)
+// wide 297, channel blocks 334 GFLOP/s; in the network 58.6 -> 48.9 ms.
 // Channel blocks scatter each vector of 16 outputs: they need a long enough sum per
 // output (CB_MIN_CK products: not the 3-channel first layers). Not 1x1 (one tap per
 // channel: OpenBLAS's GEMM wins; the wide path measured 10-20% slower on MobileFaceNet).
@@ -1065,6 +1159,7 @@ static int dc_mode(const ConvGeom *g, int dx) {
     if (kk == 1) return 0;
     int cb = fr_conv_cb && sum * kk >= CB_MIN_CK;
     if (!cb) return wide;
+    if (!dx && g->sh == 2) return 2;  // (below; since channel blocks read x unpadded, they win at 64 as well)
     if (g->sh == 1 || !dx) return sum >= 128 || !wide ? 2 : 1;
     return sum >= 512 || (sum >= 256 && wide) ? 2 : wide;  // below: GEMM (OC=256 16->8)
 }

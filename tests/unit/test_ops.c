@@ -73,15 +73,17 @@ static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, i
     }
     size_t nx = (size_t)n * c * h * w, nw = (size_t)oc * c * kh * kw, ny = (size_t)n * oc * g.oh * g.ow;
     float *x = vec(nx), *wt = vec(nw), *b = vec(oc), *ws = vec(conv2d_ws_floats(&g)), *R = vec(ny);
-    float *y[4], *dx[4], *dw[4], *db[4];
+    float *y[5], *dx[5], *dw[5], *db[5];
     fill_uniform(x, nx, -1, 1, 11);
     fill_uniform(wt, nw, -1, 1, 12);
     fill_uniform(b, oc, -1, 1, 13);
     fill_uniform(R, ny, -1, 1, 14);
-    // 0: GEMM, 1: wide pixels, 2: channel blocks over every tap, 3: channel blocks by
-    // classes of pixels, taps that read only padding skipped
-    for (int m = 0; m < 4; m++) {
-        fr_conv_direct = m > 0, fr_conv_cb = m >= 2, fr_cb_cls = m == 3;
+    // 0: GEMM, 1: wide pixels, 2: channel blocks over every tap (padded input), 3:
+    // channel blocks by classes of pixels, taps that read only padding skipped (the
+    // input read unpadded wherever the classes allow), 4: channel blocks, classes and
+    // unpadded reads where the automatic choice takes them
+    for (int m = 0; m < 5; m++) {
+        fr_conv_direct = m > 0, fr_conv_cb = m >= 2, fr_cb_cls = m == 4 ? -1 : m == 3;
         y[m] = vec(ny), dx[m] = vec(nx), dw[m] = vec(nw), db[m] = vec(oc);
         B->conv2d_forward(y[m], x, wt, bias ? b : NULL, &g, ws);
         B->conv2d_backward(dx[m], dw[m], db[m], R, x, wt, &g, ws);
@@ -89,8 +91,11 @@ static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, i
     fr_conv_direct = saved, fr_conv_cb = saved_cb, fr_cb_cls = saved_cls;
     // |y| sums c*kh*kw products of terms in [-1, 1]: float rounding of either order
     double tol = 1e-6 * c * kh * kw + 1e-6, tolx = 1e-6 * oc * kh * kw + 1e-6;
-    for (int m = 1; m < 4; m++) {
-        const char *how = m == 1 ? "wide" : m == 2 ? "channel-block" : "channel-block by classes";
+    for (int m = 1; m < 5; m++) {
+        const char *how = m == 1   ? "wide"
+                          : m == 2 ? "channel-block"
+                          : m == 3 ? "channel-block by classes"
+                                   : "channel-block, automatic";
         double ey = 0, ex = 0;
         for (size_t i = 0; i < ny; i++) ey = fmax(ey, fabs((double)y[0][i] - y[m][i]));
         for (size_t i = 0; i < nx; i++) ex = fmax(ex, fabs((double)dx[0][i] - dx[m][i]));
@@ -103,7 +108,7 @@ static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, i
         CHECK_MSG(ew <= tolw, "%s %dx%d s%d conv %dx%dx%d->%d dw differs by %g", how, kh, kw, st, c, h, w, oc, ew);
         CHECK(!memcmp(db[0], db[m], sizeof(float) * oc));
     }
-    for (int m = 0; m < 4; m++) free(y[m]), free(dx[m]), free(dw[m]), free(db[m]);
+    for (int m = 0; m < 5; m++) free(y[m]), free(dx[m]), free(dw[m]), free(db[m]);
     free(x), free(wt), free(b), free(ws), free(R);
 }
 
@@ -171,8 +176,11 @@ static void t_conv_direct(void) {
     direct_vs_gemm(3, 130, 4, 4, 70, 3, 3, 1, 1, 1, 0);
     direct_vs_gemm(4, 66, 16, 15, 131, 3, 3, 2, 1, 1, 1);
     direct_vs_gemm(3, 33, 7, 7, 20, 3, 3, 2, 1, 1, 0);
-    // stride 2 with weights past CB_WBYTES per block: the sums continued over input-channel chunks
+    // weights past CB_WBYTES per block: the sums continued over input-channel chunks
     direct_vs_gemm(2, 300, 9, 10, 70, 3, 3, 2, 1, 1, 1);
+    direct_vs_gemm(2, 300, 7, 7, 70, 3, 3, 1, 1, 1, 1);
+    // unpadded reads chosen for few pixels in narrow classes (a 64-wide map at stride 2)
+    direct_vs_gemm(2, 16, 128, 128, 20, 3, 3, 2, 1, 1, 1);
     // the direct path by central differences as well, not only against the GEMM path
     int saved = fr_conv_direct;
     fr_conv_direct = 1;
