@@ -26,7 +26,9 @@
  * Small maps waste the wide rows (8x8 padded to 10 wide: a fifth of the pixels
  * dropped, a sample's 80 in two 48-pixel blocks): there the register block runs over
  * output channels instead (channel blocks, cb_* below), for the forward pass, the
- * input gradient and the weight gradient. dc_mode says which kernel runs where.
+ * input gradient and the weight gradient; they read single pixels, so where their
+ * classes of pixels skip the taps on padding they read the input unpadded (cb_run).
+ * dc_mode says which kernel runs where.
  *
  * Each output element is one thread's sum over (c, ky, kx) in that order, so results
  * do not depend on the thread count. The portable GEMM path stays the oracle the unit
