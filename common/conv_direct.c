@@ -889,38 +889,6 @@ DC_TARGET static void cbw_block(float *t, const float *dyT, const float *xp, int
         for (int v = 0; v < 4; v++) _mm512_storeu_ps(t + ((size_t)(c0 + j) * K + k) * CB_OB + 16 * v, acc[j][v]);
 }
 
-// where each class's pairs (c, k) start in cb_table's table: 2 ints a pair, C channels
-static void cb_tabpos(CbCls *cl, int ncl, int C) {
-    size_t at = 0;
-    for (int i = 0; i < ncl; i++) cl[i].tab = at, at += (size_t)2 * C * cl[i].nk;
-}
-
-// per class, its pairs (c, valid k): where they read in padded planes, their weights
-static void cb_table(int *tab, const CbCls *cl, int ncl, int C, int K, size_t plane, const int *offs) {
-    for (int i = 0; i < ncl; i++) {
-        int *t = tab + cl[i].tab;
-        for (int c = 0; c < C; c++)
-            for (int j = 0; j < cl[i].nk; j++, t += 2) {
-                int k = cl[i].k[j];
-                t[0] = c * (int)plane + offs[k], t[1] = (c * K + k) * CB_OB;
-            }
-    }
-}
-
-// input channels per chunk whose weights (per block of 64 outputs) take at most wbytes
-// (0: all at once)
-static int cb_cchunk(int C, int K, size_t wbytes) {
-    int nch = wbytes ? (int)(((size_t)C * K * CB_OB * sizeof(float) + wbytes - 1) / wbytes) : 1;
-    return nch > 1 ? (C + nch - 1) / nch : C;
-}
-
-// the class of block b (of ncl, in order of blk0)
-static inline const CbCls *cb_cls_of(const CbCls *cl, int ncl, long b) {
-    int i = 0;
-    while (i + 1 < ncl && cl[i + 1].blk0 <= b) i++;
-    return &cl[i];
-}
-
 // outputs of px for one chunk of m samples (y at its first sample) from planes xp (of
 // plane floats; padded, or x itself: cb_run). wbytes: the input channels run in chunks
 // whose weights (per block of 64 outputs) take at most this many bytes, the sums
@@ -937,18 +905,28 @@ static void cb_pass(float *y, const float *xp, const float *wp, const DcOut *e, 
                     size_t wbytes) {
     CbCls cl[CB_MAXCLS];
     long nob = (nout + CB_OB - 1) / CB_OB, nblk;
-    int ncl = cb_classes(cl, px, K, lim, m, mode, &nblk), cc = cb_cchunk(C, K, wbytes);
-    cb_tabpos(cl, ncl, C);
-    cb_table(tab, cl, ncl, C, K, plane, offs);
+    int ncl = cb_classes(cl, px, K, lim, m, mode, &nblk);
+    size_t at = 0;
+    for (int i = 0; i < ncl; i++) {  // per class, its pairs (c, valid k): where they read, their weights
+        cl[i].tab = at;
+        for (int c = 0; c < C; c++)
+            for (int j = 0; j < cl[i].nk; j++, at += 2) {
+                int k = cl[i].k[j];
+                tab[at] = c * (int)plane + offs[k], tab[at + 1] = (c * K + k) * CB_OB;
+            }
+    }
     // (a phase of a stride-2 input gradient may have no taps, K = 0: its sums are zero)
+    int nch = wbytes ? (int)(((size_t)C * K * CB_OB * sizeof(float) + wbytes - 1) / wbytes) : 1;
+    int cc = nch > 1 ? (C + nch - 1) / nch : C;
     for (int c0 = 0; c0 < C; c0 += cc) {
         int c1 = c0 + cc < C ? c0 + cc : C;
 #pragma omp parallel for collapse(2) schedule(static)
         for (long ob = 0; ob < nob; ob++)
             for (long b = 0; b < nblk; b++) {
-                const CbCls *c = cb_cls_of(cl, ncl, b);
-                cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, e, nout, (int)ob, c, b - c->blk0, m, tab, C, c0, c1,
-                         px);
+                int i = 0;
+                while (i + 1 < ncl && cl[i + 1].blk0 <= b) i++;
+                cb_block(y, xp, wp + (size_t)ob * C * K * CB_OB, e, nout, (int)ob, &cl[i], b - cl[i].blk0, m, tab, C,
+                         c0, c1, px);
             }
     }
 }
@@ -1191,7 +1169,7 @@ static int dc_mode(const ConvGeom *g, int dx) {
     if (kk == 1) return 0;
     int cb = fr_conv_cb && sum * kk >= CB_MIN_CK;
     if (!cb) return wide;
-    if (!dx && g->sh == 2) return 2;  // (below; since channel blocks read x unpadded, they win at 64 as well)
+    if (!dx && g->sh == 2) return 2;  // at any C (see above)
     if (g->sh == 1 || !dx) return sum >= 128 || !wide ? 2 : 1;
     return sum >= 512 || (sum >= 256 && wide) ? 2 : wide;  // below: GEMM (OC=256 16->8)
 }
