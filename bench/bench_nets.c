@@ -55,6 +55,8 @@ int main(int argc, char **argv) {
     if (getenv("FR_CONV_DIRECT")) fr_conv_direct = atoi(getenv("FR_CONV_DIRECT"));
     if (getenv("FR_CONV_CB")) fr_conv_cb = atoi(getenv("FR_CONV_CB"));
     if (getenv("FR_CB_CLS")) fr_cb_cls = atoi(getenv("FR_CB_CLS"));  // skipping taps on padding: 0 never
+    // FR_WINO=0: 3x3 stride-1 forwards without Winograd's F(2x2, 3x3) (1: wherever it fits)
+    if (getenv("FR_WINO")) fr_conv_wino = atoi(getenv("FR_WINO"));
     // FR_CONV_DW=0: depthwise layers through the phase path (common/conv_dw.c off)
     if (getenv("FR_CONV_DW")) fr_conv_dw = atoi(getenv("FR_CONV_DW"));
     Net *n = backbone_new(arch, input, emb);

@@ -41,7 +41,7 @@
 
 #include "ops.h"
 
-int fr_conv_direct = -1, fr_conv_cb = -1, fr_cb_cls = -1;
+int fr_conv_direct = -1, fr_conv_cb = -1, fr_cb_cls = -1, fr_conv_wino = -1;
 
 #define DC_OB 8                // output channels per register block
 #define DC_PV 3                // vectors of 16 pixels per register block
@@ -474,6 +474,81 @@ static size_t cbw_ws(const ConvGeom *g) {
            (size_t)g->kh * g->kw * CBW_PC;
 }
 
+
+// ---------------------------------------------------------------- Winograd F(2x2, 3x3)
+// A 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and
+// Gray, 2016): each 2x2 tile of outputs is A^T [(G g G^T) . (B^T d B)] A over the 4x4
+// patch d of input it reads, so the 36 products of a tile per (input, output channel)
+// become 16, one at each point xi of the 4x4 transform:
+//   M[xi][o][t] = sum over c of U[xi][o][c] V[xi][c][t], U = G g G^T, V = B^T d B,
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+//   A^T = [1 1 1 0; 0 1 -1 -1]
+// (coefficients 0, +-1 and 1/2: the transforms add and subtract; U is computed in
+// double). A thread takes a block of WG_TB tiles (3 vectors of 16, consecutive over
+// sample, tile row and tile column), transforms their input WG_CC channels at a time
+// into V (its own buffer, in L2), and for each block of 8 outputs runs the wide
+// kernel's register block over it (dc_acc with one tap: per input channel 8 broadcast
+// weights and 3 vectors of tiles, 24 FMAs), the chunks' sums added in M; then M goes
+// back to 2x2 outputs (+ bias, activation) and is stored. The lanes of a vector of
+// tiles are runs of tiles of one tile row (WgRun): a run's input rows are read by
+// masked loads of 32 floats (columns 2t, 2t + 1, then 2t + 2, 2t + 3 of tile t, split
+// into even and odd lanes), its outputs stored by two masked stores per row. Each
+// output is one block's sum over the chunks in order: results do not depend on the
+// thread count.
+#define WG_TB DC_PB  // tiles per block
+#define WG_TV DC_PV  // their vectors of 16
+#define WG_CC 128    // input channels per chunk of V (16 x 128 x 48 floats: 384 KiB)
+
+typedef struct WgShape {
+    int C, H, W, OC, ph, pw, oh, ow, TH, TW;
+    size_t in_n, out_n;
+} WgShape;
+
+static WgShape wg_shape(const ConvGeom *g) {
+    WgShape s = {g->c, g->h, g->w, g->oc, g->ph, g->pw, g->oh, g->ow, (g->oh + 1) / 2, (g->ow + 1) / 2, 0, 0};
+    s.in_n = (size_t)s.C * s.H * s.W, s.out_n = (size_t)s.OC * s.oh * s.ow;
+    return s;
+}
+
+static int wg_nob(const WgShape *s) { return (s->OC + DC_OB - 1) / DC_OB; }
+static size_t wg_thread_ws(const WgShape *s) {  // V, then M for every block of outputs
+    return (size_t)16 * WG_CC * WG_TB + (size_t)16 * DC_OB * WG_TB * wg_nob(s);
+}
+
+static size_t wg_wfloats(const WgShape *s) { return (size_t)16 * wg_nob(s) * DC_OB * s->C; }
+
+// U[xi][OC/8][C][8] = G g G^T at point xi for each output o and input c (zeros past
+// OC); each block of 8 outputs writes 8 consecutive floats per point and input (output
+// by output, the 16 points' stores a block apart thrashed: 512x512 took 11 ms)
+static void wg_pack(float *U, const float *w, const WgShape *s) {
+    int nob = wg_nob(s);
+#pragma omp parallel for schedule(static)
+    for (int ob = 0; ob < nob; ob++)
+        for (int c = 0; c < s->C; c++) {
+            float u8[16][DC_OB];
+            for (int o = 0; o < DC_OB; o++) {
+                int oc = ob * DC_OB + o;
+                double t[4][3], u[4][4] = {{0}};
+                if (oc < s->OC) {
+                    const float *g = w + ((size_t)oc * s->C + c) * 9;
+                    for (int j = 0; j < 3; j++) {  // G g: rows
+                        t[0][j] = g[j], t[3][j] = g[6 + j];
+                        t[1][j] = 0.5 * ((double)g[j] + g[3 + j] + g[6 + j]);
+                        t[2][j] = 0.5 * ((double)g[j] - g[3 + j] + g[6 + j]);
+                    }
+                    for (int i = 0; i < 4; i++) {  // (G g) G^T: columns
+                        u[i][0] = t[i][0], u[i][3] = t[i][2];
+                        u[i][1] = 0.5 * (t[i][0] + t[i][1] + t[i][2]);
+                        u[i][2] = 0.5 * (t[i][0] - t[i][1] + t[i][2]);
+                    }
+                }
+                for (int xi = 0; xi < 16; xi++) u8[xi][o] = (float)u[xi / 4][xi % 4];
+            }
+            for (int xi = 0; xi < 16; xi++)
+                memcpy(U + (((size_t)xi * nob + ob) * s->C + c) * DC_OB, u8[xi], sizeof u8[xi]);
+        }
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define DC_TARGET __attribute__((target("avx512f")))
@@ -826,8 +901,11 @@ DC_TARGET static void cb_block(float *y, const float *xp, const float *wb, const
     {  // where the next block's last pixel reads (cb_acc prefetches it)
         int nx[CB_NP];
         size_t nf = first + CB_NP < total ? first + CB_NP : first;
-        cb_pix_at(px, cl, nf, total, nx, NULL);
+        size_t ny[CB_NP];
+        cb_pix_at(px, cl, nf, total, nx, ny);
         xo[CB_NP] = nx[CB_NP - 1];
+        for (int o = ob * CB_OB; o < nout && o < (ob + 1) * CB_OB; o++)  // and where it stores, for writing
+            __builtin_prefetch(y + ny[CB_NP - 1] + (size_t)o * px->chs, 1, 3);
     }
     for (int j = 0; j < CB_NP; j++)
         for (int v = 0; v < 4; v++)
@@ -963,6 +1041,7 @@ static int cb_inside(const CbPix *px, int K, const int (*lim)[4], size_t *narrow
 // take classes from 1/8 on) or where at most 1/32 of the pixels are in narrow classes.
 // fr_cb_cls 1 reads direct wherever it can, 0 always padded (every tap).
 static void cb_run(float *y, const float *x, const float *wp, const DcOut *e, int n, const DcShape *s, float *xp) {
+    
     DcShape t = cb_shape(s);
     CbPix px = cb_pix(s, &t);
     int K = s->kh * s->kw, nb = dc_nb(&t, n), offs[64], lim[64][4];
@@ -1105,6 +1184,190 @@ static void cbw_run(float *dw, const float *dy, const float *x, const ConvGeom *
     for (int o = 0; o < g->oc; o++)
         for (int ck = 0; ck < CK; ck++) dw[(size_t)o * CK + ck] += T[((size_t)(o / CB_OB) * CK + ck) * CB_OB + o % CB_OB];
 }
+// lanes [l0, l1) of a vector of tiles: tiles of one tile row of one sample, lane l at
+// tile column tx0 + l (tx0 may be negative); the elements its masked loads and stores
+// keep (element e belongs to lane e / 2)
+typedef struct WgRun {
+    long xr, yr;              // input of lane 0's patch (its row 0, column 0), output of its (0, 0)
+    int row;                  // the patch's first input row, 2ty - ph (its first output row: 2ty)
+    __mmask16 m[2][2], o[2];  // loads from columns +0 and +2 (elements 0-15, 16-31), stores
+} WgRun;
+
+// 32 elements from column c of lane 0: those of lanes [l0, l1) inside [0, lim)
+static void wg_mask(__mmask16 *m, long c, int l0, int l1, long lim) {
+    unsigned lo = 0, hi = 0;
+    for (int e = 2 * l0; e < 2 * l1; e++)
+        if (c + e >= 0 && c + e < lim) {
+            if (e < 16) lo |= 1u << e;
+            else hi |= 1u << (e - 16);
+        }
+    m[0] = (__mmask16)lo, m[1] = (__mmask16)hi;
+}
+
+// the runs of the block of tiles from t0 (of T): run[v*16 + j] for j < nrun[v]
+static void wg_plan(WgRun *run, int *nrun, const WgShape *s, long t0, long T) {
+    long per = (long)s->TH * s->TW;
+    for (int v = 0; v < WG_TV; v++) {
+        nrun[v] = 0;
+        for (int l = 0; l < 16 && t0 + 16 * v + l < T;) {
+            long t = t0 + 16 * v + l, n = t / per, r = t % per;
+            int ty = (int)(r / s->TW), tx = (int)(r % s->TW), len = s->TW - tx;
+            int l1 = l + len < 16 ? l + len : 16;
+            if (t0 + 16 * v + l1 > T) l1 = (int)(T - t0 - 16 * v);
+            WgRun *u = &run[v * 16 + nrun[v]++];
+            long tx0 = tx - l;
+            u->row = 2 * ty - s->ph;
+            u->xr = n * (long)s->in_n + (long)u->row * s->W + 2 * tx0 - s->pw;
+            u->yr = n * (long)s->out_n + 2L * ty * s->ow + 2 * tx0;
+            wg_mask(u->m[0], 2 * tx0 - s->pw, l, l1, s->W);
+            wg_mask(u->m[1], 2 * tx0 - s->pw + 2, l, l1, s->W);
+            wg_mask(u->o, 2 * tx0, l, l1, s->ow);
+            l = l1;
+        }
+    }
+}
+
+static inline const float *wg_at(const float *p, long off) {  // (an address off the plane: masked loads only)
+    return (const float *)((uintptr_t)p + (uintptr_t)(off * (long)sizeof(float)));
+}
+
+// V[xi][c][WG_TB] of the block's runs for input channels [c0, c0 + cc) of x (the chunk's
+// first sample)
+DC_TARGET static void wg_in(float *V, const float *x, const WgRun *run, const int *nrun, const WgShape *s, int c0,
+                            int cc) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    size_t hw = (size_t)s->H * s->W;
+    for (int c = 0; c < cc; c++) {
+        const float *xc = x + (size_t)(c0 + c) * hw;
+        for (int v = 0; v < WG_TV; v++) {
+            __m512 d[4][4], z = _mm512_setzero_ps();
+            for (int r = 0; r < 4; r++) d[r][0] = d[r][1] = d[r][2] = d[r][3] = z;
+            for (int j = 0; j < nrun[v]; j++) {
+                const WgRun *u = &run[v * 16 + j];
+                for (int r = 0; r < 4; r++) {
+                    if (u->row + r < 0 || u->row + r >= s->H) continue;
+                    const float *p = wg_at(xc, u->xr + (long)r * s->W);
+                    __m512 a = _mm512_maskz_loadu_ps(u->m[0][0], p), b = _mm512_maskz_loadu_ps(u->m[0][1], wg_at(p, 16));
+                    __m512 a2 = _mm512_maskz_loadu_ps(u->m[1][0], wg_at(p, 2)),
+                           b2 = _mm512_maskz_loadu_ps(u->m[1][1], wg_at(p, 18));
+                    d[r][0] = _mm512_add_ps(d[r][0], _mm512_permutex2var_ps(a, ev, b));
+                    d[r][1] = _mm512_add_ps(d[r][1], _mm512_permutex2var_ps(a, od, b));
+                    d[r][2] = _mm512_add_ps(d[r][2], _mm512_permutex2var_ps(a2, ev, b2));
+                    d[r][3] = _mm512_add_ps(d[r][3], _mm512_permutex2var_ps(a2, od, b2));
+                }
+            }
+            __m512 e[4][4];  // B^T d: rows
+            for (int q = 0; q < 4; q++) {
+                e[0][q] = _mm512_sub_ps(d[0][q], d[2][q]);
+                e[1][q] = _mm512_add_ps(d[1][q], d[2][q]);
+                e[2][q] = _mm512_sub_ps(d[2][q], d[1][q]);
+                e[3][q] = _mm512_sub_ps(d[1][q], d[3][q]);
+            }
+            float *o = V + (size_t)c * WG_TB + 16 * v;
+            size_t st = (size_t)cc * WG_TB;  // between points xi
+            for (int i = 0; i < 4; i++) {  // (B^T d) B: columns
+                _mm512_storeu_ps(o + (4 * i + 0) * st, _mm512_sub_ps(e[i][0], e[i][2]));
+                _mm512_storeu_ps(o + (4 * i + 1) * st, _mm512_add_ps(e[i][1], e[i][2]));
+                _mm512_storeu_ps(o + (4 * i + 2) * st, _mm512_sub_ps(e[i][2], e[i][1]));
+                _mm512_storeu_ps(o + (4 * i + 3) * st, _mm512_sub_ps(e[i][1], e[i][3]));
+            }
+        }
+    }
+}
+
+// the outputs of block ob (8 channels) from M[xi][8][WG_TB]: A^T M A, + bias, activation
+DC_TARGET static void wg_out(float *y, const float *M, const WgRun *run, const int *nrun, const WgShape *s,
+                             const DcOut *e, int ob) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    size_t ohw = (size_t)s->oh * s->ow;
+    for (int o = 0; o < DC_OB && ob * DC_OB + o < s->OC; o++) {
+        int oc = ob * DC_OB + o;
+        __m512 bv = _mm512_set1_ps(e->bias ? e->bias[oc] : 0), av = _mm512_set1_ps(e->act == FR_ACT_PRELU ? e->slope[oc] : 0);
+        float *yo = y + (size_t)oc * ohw;
+        for (int v = 0; v < WG_TV && nrun[v]; v++) {
+            __m512 m[4][4], t[2][4];
+            for (int xi = 0; xi < 16; xi++) m[xi / 4][xi % 4] = _mm512_loadu_ps(M + ((size_t)xi * DC_OB + o) * WG_TB + 16 * v);
+            for (int j = 0; j < 4; j++) {
+                t[0][j] = _mm512_add_ps(_mm512_add_ps(m[0][j], m[1][j]), m[2][j]);
+                t[1][j] = _mm512_sub_ps(_mm512_sub_ps(m[1][j], m[2][j]), m[3][j]);
+            }
+            __m512 r[2][2];  // rows a: [even columns, odd columns] of the 2x2 outputs
+            for (int a = 0; a < 2; a++) {
+                __m512 y0 = _mm512_add_ps(_mm512_add_ps(t[a][0], t[a][1]), t[a][2]);
+                __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(t[a][1], t[a][2]), t[a][3]);
+                y0 = dc_act(_mm512_add_ps(y0, bv), e->act, av), y1 = dc_act(_mm512_add_ps(y1, bv), e->act, av);
+                r[a][0] = _mm512_permutex2var_ps(y0, lo, y1), r[a][1] = _mm512_permutex2var_ps(y0, hi, y1);
+            }
+            for (int j = 0; j < nrun[v]; j++) {
+                const WgRun *u = &run[v * 16 + j];
+                for (int a = 0; a < 2 && u->row + s->ph + a < s->oh; a++) {
+                    float *p = (float *)wg_at(yo, u->yr + (long)a * s->ow);
+                    _mm512_mask_storeu_ps(p, u->o[0], r[a][0]);
+                    _mm512_mask_storeu_ps((float *)wg_at(p, 16), u->o[1], r[a][1]);
+                }
+            }
+        }
+    }
+}
+
+// the tiles of block blk (from tile blk*WG_TB of T) for output blocks [oa, oe); V and Mb
+// the thread's buffers (wg_thread_ws)
+DC_TARGET static void wg_task(float *y, const float *x, const float *U, const DcOut *e, const WgShape *s, long blk,
+                              long T, int oa, int oe, float *V, float *Mb) {
+    WgRun run[16 * WG_TV];
+    int nrun[WG_TV], nob = wg_nob(s), nch = (s->C + WG_CC - 1) / WG_CC;
+    const int offs0[1] = {0};
+    wg_plan(run, nrun, s, blk * WG_TB, T);
+    for (int c0 = 0; c0 < s->C; c0 += WG_CC) {
+        int cc = s->C - c0 < WG_CC ? s->C - c0 : WG_CC;
+        wg_in(V, x, run, nrun, s, c0, cc);
+        for (int ob = oa; ob < oe; ob++) {
+            float *M = Mb + (size_t)(nch > 1 ? ob : 0) * 16 * DC_OB * WG_TB;
+            for (int xi = 0; xi < 16; xi++) {
+                __m512 acc[DC_OB][DC_PV];
+                dc_acc(acc, V + (size_t)xi * cc * WG_TB, U + (((size_t)xi * nob + ob) * s->C + c0) * DC_OB, offs0, 1,
+                       cc, WG_TB);
+                float *m = M + (size_t)xi * DC_OB * WG_TB;
+                for (int o = 0; o < DC_OB; o++)
+                    for (int v = 0; v < DC_PV; v++) {
+                        __m512 a = acc[o][v];
+                        if (c0 > 0) a = _mm512_add_ps(_mm512_loadu_ps(m + o * WG_TB + 16 * v), a);
+                        _mm512_storeu_ps(m + o * WG_TB + 16 * v, a);
+                    }
+            }
+            if (c0 + cc == s->C) wg_out(y, M, run, nrun, s, e, ob);
+        }
+    }
+}
+
+// y (n, OC, oh, ow) = conv(x) through U (wg_pack); ws: wg_thread_ws per thread, for up
+// to dc_tile_thr() threads
+static void wg_run(float *y, const float *x, const float *U, const DcOut *e, int n, const WgShape *s, float *ws) {
+    long T = (long)n * s->TH * s->TW, nblk = (T + WG_TB - 1) / WG_TB;
+    int nob = wg_nob(s), nthr = 1;
+#ifdef _OPENMP
+    nthr = omp_get_max_threads();
+#endif
+    if (nthr > dc_tile_thr()) nthr = dc_tile_thr();
+    // too few blocks for the threads: the blocks of outputs in groups, each group's
+    // tasks transforming the input again
+    long G = 1;
+    while (nblk * G < 4L * nthr && G < nob) G++;
+#pragma omp parallel num_threads(nthr)
+    {
+        int th = 0;
+#ifdef _OPENMP
+        th = omp_get_thread_num();
+#endif
+        float *V = ws + (size_t)th * wg_thread_ws(s);
+#pragma omp for schedule(static)
+        for (long u = 0; u < nblk * G; u++)
+            wg_task(y, x, U, e, s, u / G, T, (int)(u % G * nob / G), (int)((u % G + 1) * nob / G), V,
+                    V + (size_t)16 * WG_CC * WG_TB);
+    }
+}
 #else
 int conv_have_avx512(void) { return 0; }
 static void dc_run(float *y, const float *x, const float *wp, const DcOut *e, int n, const DcShape *s, float *xp) {
@@ -1121,6 +1384,9 @@ static void cb_dx2(float *dx, const float *dy, const float *wp, int n, const Dx2
 }
 static void cbw_run(float *dw, const float *dy, const float *x, const ConvGeom *g, float *ws) {
     (void)dw, (void)dy, (void)x, (void)g, (void)ws;
+}
+static void wg_run(float *y, const float *x, const float *U, const DcOut *e, int n, const WgShape *s, float *ws) {
+    (void)y, (void)x, (void)U, (void)e, (void)n, (void)s, (void)ws;
 }
 #endif
 
@@ -1161,10 +1427,16 @@ static int dc_fits(const ConvGeom *g) {
 // Channel blocks scatter each vector of 16 outputs: they need a long enough sum per
 // output (CB_MIN_CK products: not the 3-channel first layers). Not 1x1 (one tap per
 // channel: OpenBLAS's GEMM wins; the wide path measured 10-20% slower on MobileFaceNet).
+static int wg_fits(const ConvGeom *g) {
+    return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->ph <= 2 && g->pw <= 2;
+}
+static int wg_pays(const ConvGeom *g) { return g->c >= 32 && g->oc >= 32; }
+
 static int dc_mode(const ConvGeom *g, int dx) {
     if (!fr_conv_direct || !dc_fits(g)) return 0;
     if (fr_conv_cb > 0) return 2;
     if (fr_conv_direct > 0) return 1;
+    if (!dx && fr_conv_wino && wg_fits(g) && (fr_conv_wino > 0 || wg_pays(g))) return 3;
     int kk = g->kh * g->kw, sum = dx ? g->oc : g->c, wide = g->ow >= (g->sh == 1 || dx ? 14 : 28);
     if (kk == 1) return 0;
     int cb = fr_conv_cb && sum * kk >= CB_MIN_CK;
@@ -1207,6 +1479,10 @@ size_t conv_direct_ws_floats(const ConvGeom *g) {
     DcShape f = fwd_shape(g), b = dx_shape(g);
     Dx2 d;
     size_t a = zmax(dc_ws(&f, g->n), cb_ws(&f, g->n));
+    if (wg_fits(g)) {  // (conv_direct_forward: the packed weights first)
+        WgShape w = wg_shape(g);
+        a = zmax(a, wg_wfloats(&w) + (size_t)dc_tile_thr() * wg_thread_ws(&w));
+    }
     size_t c = g->sh == 1 ? zmax(dc_ws(&b, g->n), cb_ws(&b, g->n)) : (dx2_plan(g, &d), dx2_ws(&d, g));
     return zmax(zmax(a, c), cbw_ws(g));
 }
@@ -1231,12 +1507,22 @@ static void dc_pack(float *wp, const float *w, int nout, int nin, int K, const i
 }
 
 size_t conv_direct_packed_floats(const ConvGeom *g) {
-    if (!conv_direct_ok(g)) return 0;
+    int mode = fwd_mode(g);
+    if (!mode) return 0;
+    if (mode == 3) {
+        WgShape w = wg_shape(g);
+        return wg_wfloats(&w);
+    }
     DcShape s = fwd_shape(g);
     return dc_wfloats(&s);
 }
 
 void conv_direct_pack_weights(float *wp, const float *w, const ConvGeom *g) {
+    if (fwd_mode(g) == 3) {
+        WgShape s = wg_shape(g);
+        wg_pack(wp, w, &s);
+        return;
+    }
     int kk = g->kh * g->kw, kidx[64];
     for (int k = 0; k < kk; k++) kidx[k] = k;
     dc_pack(wp, w, g->oc, g->c, kk, kidx, kk, 0, fwd_mode(g) == 2 ? CB_OB : DC_OB);
@@ -1246,13 +1532,18 @@ void conv_direct_forward_packed(float *out, const float *in, const float *wp, co
                                 const float *slope, const ConvGeom *g, float *ws) {
     DcShape s = fwd_shape(g);
     DcOut e = {b, slope, act};
-    (fwd_mode(g) == 2 ? cb_run : dc_run)(out, in, wp, &e, g->n, &s, ws);
+    int mode = fwd_mode(g);
+    if (mode == 3) {
+        WgShape w = wg_shape(g);
+        wg_run(out, in, wp, &e, g->n, &w, ws);
+        return;
+    }
+    (mode == 2 ? cb_run : dc_run)(out, in, wp, &e, g->n, &s, ws);
 }
 
 void conv_direct_forward(float *out, const float *in, const float *w, const float *b, const ConvGeom *g, float *ws) {
-    DcShape s = fwd_shape(g);
     conv_direct_pack_weights(ws, w, g);
-    conv_direct_forward_packed(out, in, ws, b, FR_ACT_NONE, NULL, g, ws + dc_wfloats(&s));
+    conv_direct_forward_packed(out, in, ws, b, FR_ACT_NONE, NULL, g, ws + conv_direct_packed_floats(g));
 }
 
 void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws) {

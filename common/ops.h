@@ -37,7 +37,7 @@ size_t conv2d_ws_floats(const ConvGeom *g);
 // allows (over the wide-pixel kernel; fr_conv_direct 0 still turns it off). fr_cb_cls:
 // whether channel blocks skip the taps that read only padding (by classes of output
 // pixels): -1 (default) where that skips 1/8 of the products or more, 0 never, 1 always.
-extern int fr_conv_direct, fr_conv_cb, fr_cb_cls;
+extern int fr_conv_direct, fr_conv_cb, fr_cb_cls, fr_conv_wino;
 int conv_direct_ok(const ConvGeom *g);
 int conv_direct_dx_ok(const ConvGeom *g);
 size_t conv_direct_ws_floats(const ConvGeom *g);

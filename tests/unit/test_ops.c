@@ -65,7 +65,7 @@ static void check_conv(int n, int c, int h, int w, int oc, int kh, int kw, int s
 static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, int st, int ph, int pw, int bias) {
     ConvGeom g = {n, c, h, w, oc, kh, kw, st, st, ph, pw, 1, 0, 0};
     REQUIRE(conv_geom(&g) == 0, "geometry");
-    int saved = fr_conv_direct, saved_cb = fr_conv_cb, saved_cls = fr_cb_cls;
+    int saved = fr_conv_direct, saved_cb = fr_conv_cb, saved_cls = fr_cb_cls, saved_wg = fr_conv_wino;
     fr_conv_direct = 1;
     if (!conv_direct_ok(&g)) {
         fr_conv_direct = saved;
@@ -73,7 +73,7 @@ static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, i
     }
     size_t nx = (size_t)n * c * h * w, nw = (size_t)oc * c * kh * kw, ny = (size_t)n * oc * g.oh * g.ow;
     float *x = vec(nx), *wt = vec(nw), *b = vec(oc), *ws = vec(conv2d_ws_floats(&g)), *R = vec(ny);
-    float *y[5], *dx[5], *dw[5], *db[5];
+    float *y[6], *dx[6], *dw[6], *db[6];
     fill_uniform(x, nx, -1, 1, 11);
     fill_uniform(wt, nw, -1, 1, 12);
     fill_uniform(b, oc, -1, 1, 13);
@@ -81,21 +81,24 @@ static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, i
     // 0: GEMM, 1: wide pixels, 2: channel blocks over every tap (padded input), 3:
     // channel blocks by classes of pixels, taps that read only padding skipped (the
     // input read unpadded wherever the classes allow), 4: channel blocks, classes and
-    // unpadded reads where the automatic choice takes them
-    for (int m = 0; m < 5; m++) {
-        fr_conv_direct = m > 0, fr_conv_cb = m >= 2, fr_cb_cls = m == 4 ? -1 : m == 3;
+    // unpadded reads where the automatic choice takes them, 5: the automatic choice
+    // with Winograd's F(2x2, 3x3) wherever it fits (3x3 at stride 1; the rest as chosen)
+    for (int m = 0; m < 6; m++) {
+        fr_conv_direct = m == 5 ? -1 : m > 0, fr_conv_cb = m == 5 ? -1 : m >= 2, fr_cb_cls = m >= 4 ? -1 : m == 3;
+        fr_conv_wino = m == 5 ? 1 : 0;
         y[m] = vec(ny), dx[m] = vec(nx), dw[m] = vec(nw), db[m] = vec(oc);
         B->conv2d_forward(y[m], x, wt, bias ? b : NULL, &g, ws);
         B->conv2d_backward(dx[m], dw[m], db[m], R, x, wt, &g, ws);
     }
-    fr_conv_direct = saved, fr_conv_cb = saved_cb, fr_cb_cls = saved_cls;
+    fr_conv_direct = saved, fr_conv_cb = saved_cb, fr_cb_cls = saved_cls, fr_conv_wino = saved_wg;
     // |y| sums c*kh*kw products of terms in [-1, 1]: float rounding of either order
     double tol = 1e-6 * c * kh * kw + 1e-6, tolx = 1e-6 * oc * kh * kw + 1e-6;
-    for (int m = 1; m < 5; m++) {
+    for (int m = 1; m < 6; m++) {
         const char *how = m == 1   ? "wide"
                           : m == 2 ? "channel-block"
                           : m == 3 ? "channel-block by classes"
-                                   : "channel-block, automatic";
+                          : m == 4 ? "channel-block, automatic"
+                                   : "Winograd where it fits";
         double ey = 0, ex = 0;
         for (size_t i = 0; i < ny; i++) ey = fmax(ey, fabs((double)y[0][i] - y[m][i]));
         for (size_t i = 0; i < nx; i++) ex = fmax(ex, fabs((double)dx[0][i] - dx[m][i]));
@@ -108,20 +111,21 @@ static void direct_vs_gemm(int n, int c, int h, int w, int oc, int kh, int kw, i
         CHECK_MSG(ew <= tolw, "%s %dx%d s%d conv %dx%dx%d->%d dw differs by %g", how, kh, kw, st, c, h, w, oc, ew);
         CHECK(!memcmp(db[0], db[m], sizeof(float) * oc));
     }
-    for (int m = 0; m < 5; m++) free(y[m]), free(dx[m]), free(dw[m]), free(db[m]);
+    for (int m = 0; m < 6; m++) free(y[m]), free(dx[m]), free(dw[m]), free(db[m]);
     free(x), free(wt), free(b), free(ws), free(R);
 }
 
 // The direct forward from packed weights with the activation applied as it stores
-// (wide pixels, channel blocks, channel blocks over input-channel chunks): the GEMM
-// path's output through B->relu_forward / B->prelu_forward
+// (wide pixels, channel blocks, channel blocks over input-channel chunks, Winograd):
+// the GEMM path's output through B->relu_forward / B->prelu_forward. cb: 0 wide
+// pixels, 1 channel blocks, 2 Winograd
 static void direct_act(int n, int c, int h, int oc, int st, int cb) {
     ConvGeom g = {n, c, h, h, oc, 3, 3, st, st, 1, 1, 1, 0, 0};
     REQUIRE(conv_geom(&g) == 0, "geometry");
-    int saved = fr_conv_direct, saved_cb = fr_conv_cb;
-    fr_conv_direct = 1, fr_conv_cb = cb;
+    int saved = fr_conv_direct, saved_cb = fr_conv_cb, saved_wg = fr_conv_wino;
+    fr_conv_direct = cb == 2 ? -1 : 1, fr_conv_cb = cb == 2 ? -1 : cb, fr_conv_wino = cb == 2;
     if (!conv_direct_ok(&g)) {
-        fr_conv_direct = saved, fr_conv_cb = saved_cb;
+        fr_conv_direct = saved, fr_conv_cb = saved_cb, fr_conv_wino = saved_wg;
         test_skip("the direct convolution does not run on this CPU (no AVX-512)");
         return;
     }
@@ -136,14 +140,14 @@ static void direct_act(int n, int c, int h, int oc, int st, int cb) {
         B->conv2d_forward(t, x, w, b, &g, ws);
         if (act == FR_ACT_RELU) B->relu_forward(ref, t, ny);
         else B->prelu_forward(ref, t, sl, n, oc, g.oh * g.ow);
-        fr_conv_direct = 1;
+        fr_conv_direct = cb == 2 ? -1 : 1;
         conv_direct_forward_packed(y, x, wp, b, act, act == FR_ACT_PRELU ? sl : NULL, &g, ws);
         double e = 0, tol = 1e-6 * c * 9 + 1e-6;
         for (size_t i = 0; i < ny; i++) e = fmax(e, fabs((double)y[i] - ref[i]));
         CHECK_MSG(e <= tol, "direct %s 3x3 s%d %dx%dx%d->%d (cb %d): differs by %g", act == FR_ACT_RELU ? "relu" : "prelu",
                   st, c, h, h, oc, cb, e);
     }
-    fr_conv_direct = saved, fr_conv_cb = saved_cb;
+    fr_conv_direct = saved, fr_conv_cb = saved_cb, fr_conv_wino = saved_wg;
     free(x), free(w), free(b), free(sl), free(ws), free(wp), free(ref), free(y), free(t);
 }
 
@@ -151,6 +155,8 @@ static void t_conv_direct(void) {
     direct_act(2, 16, 30, 20, 1, 0);  // wide pixels
     direct_act(3, 70, 8, 150, 1, 1);  // channel blocks, OC % 16 != 0
     direct_act(2, 300, 9, 70, 2, 1);  // channel blocks at stride 2 over input-channel chunks
+    direct_act(3, 40, 13, 20, 1, 2);  // Winograd
+    direct_act(2, 150, 10, 17, 1, 2); // Winograd over input-channel chunks, outputs in groups
     direct_vs_gemm(3, 16, 30, 29, 20, 3, 3, 1, 1, 1, 1);  // wide rows over several vectors, OC % 8 != 0
     direct_vs_gemm(2, 3, 57, 61, 16, 3, 3, 1, 1, 1, 0);   // the first layer: 3 channels
     direct_vs_gemm(2, 13, 5, 5, 9, 3, 3, 1, 1, 1, 1);     // one vector spans several rows
@@ -181,6 +187,12 @@ static void t_conv_direct(void) {
     direct_vs_gemm(2, 300, 7, 7, 70, 3, 3, 1, 1, 1, 1);
     // unpadded reads chosen for few pixels in narrow classes (a 64-wide map at stride 2)
     direct_vs_gemm(2, 16, 128, 128, 20, 3, 3, 2, 1, 1, 1);
+    // Winograd (mode 5): padding 2 (outputs past the input's size), tile rows of 40
+    // tiles over several vectors, one column of tiles, one row
+    direct_vs_gemm(2, 7, 9, 11, 10, 3, 3, 1, 2, 2, 1);
+    direct_vs_gemm(1, 4, 80, 79, 9, 3, 3, 1, 1, 1, 0);
+    direct_vs_gemm(3, 5, 17, 2, 8, 3, 3, 1, 1, 1, 1);
+    direct_vs_gemm(2, 5, 1, 33, 8, 3, 3, 1, 1, 1, 0);
     // the direct path by central differences as well, not only against the GEMM path
     int saved = fr_conv_direct;
     fr_conv_direct = 1;
