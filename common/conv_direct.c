@@ -28,7 +28,9 @@
  * output channels instead (channel blocks, cb_* below), for the forward pass, the
  * input gradient and the weight gradient; they read single pixels, so where their
  * classes of pixels skip the taps on padding they read the input unpadded (cb_run).
- * dc_mode says which kernel runs where.
+ * dc_mode says which kernel runs where. 3x3 stride-1 forwards and input gradients with
+ * enough channels run by Winograd's F(2x2, 3x3) instead (wg_* below): 16 products per
+ * 2x2 tile, not 36.
  *
  * Each output element is one thread's sum over (c, ky, kx) in that order, so results
  * do not depend on the thread count. The portable GEMM path stays the oracle the unit
@@ -504,8 +506,12 @@ typedef struct WgShape {
     size_t in_n, out_n;
 } WgShape;
 
-static WgShape wg_shape(const ConvGeom *g) {
-    WgShape s = {g->c, g->h, g->w, g->oc, g->ph, g->pw, g->oh, g->ow, (g->oh + 1) / 2, (g->ow + 1) / 2, 0, 0};
+// the forward of g, or (dx 1) its input gradient: the correlation of dy (OC planes)
+// padded by 2 - ph, 2 - pw with the kernel transposed and flipped, C planes out
+static WgShape wg_shape(const ConvGeom *g, int dx) {
+    WgShape s = {g->c, g->h, g->w, g->oc, g->ph, g->pw, g->oh, g->ow, 0, 0, 0, 0};
+    if (dx) s = (WgShape){g->oc, g->oh, g->ow, g->c, 2 - g->ph, 2 - g->pw, g->h, g->w, 0, 0, 0, 0};
+    s.TH = (s.oh + 1) / 2, s.TW = (s.ow + 1) / 2;
     s.in_n = (size_t)s.C * s.H * s.W, s.out_n = (size_t)s.OC * s.oh * s.ow;
     return s;
 }
@@ -518,9 +524,10 @@ static size_t wg_thread_ws(const WgShape *s) {  // V, then M for every block of 
 static size_t wg_wfloats(const WgShape *s) { return (size_t)16 * wg_nob(s) * DC_OB * s->C; }
 
 // U[xi][OC/8][C][8] = G g G^T at point xi for each output o and input c (zeros past
-// OC); each block of 8 outputs writes 8 consecutive floats per point and input (output
-// by output, the 16 points' stores a block apart thrashed: 512x512 took 11 ms)
-static void wg_pack(float *U, const float *w, const WgShape *s) {
+// OC), g the kernel w[o][c] (dx 1: of the input gradient, w[c][o] flipped); each block
+// of 8 outputs writes 8 consecutive floats per point and input (output by output, the
+// 16 points' stores a block apart thrashed: 512x512 took 11 ms)
+static void wg_pack(float *U, const float *w, const WgShape *s, int dx) {
     int nob = wg_nob(s);
 #pragma omp parallel for schedule(static)
     for (int ob = 0; ob < nob; ob++)
@@ -530,7 +537,9 @@ static void wg_pack(float *U, const float *w, const WgShape *s) {
                 int oc = ob * DC_OB + o;
                 double t[4][3], u[4][4] = {{0}};
                 if (oc < s->OC) {
-                    const float *g = w + ((size_t)oc * s->C + c) * 9;
+                    float g[9];
+                    for (int k = 0; k < 9; k++)
+                        g[k] = dx ? w[((size_t)c * s->OC + oc) * 9 + 8 - k] : w[((size_t)oc * s->C + c) * 9 + k];
                     for (int j = 0; j < 3; j++) {  // G g: rows
                         t[0][j] = g[j], t[3][j] = g[6 + j];
                         t[1][j] = 0.5 * ((double)g[j] + g[3 + j] + g[6 + j]);
@@ -1430,13 +1439,22 @@ static int dc_fits(const ConvGeom *g) {
 static int wg_fits(const ConvGeom *g) {
     return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->ph <= 2 && g->pw <= 2;
 }
+// Winograd where it fits, from 32 input and output channels, forward and input gradient.
+// Measured (cbench over libfr.a, 2 threads, forward with PReLU from packed weights, best of 3,
+// GFLOP/s as direct FLOPs, direct / Winograd): batch 8: 64@112 358 / 550, 256@14 427 /
+// 700, 128@28 331 / 780, 32@56 (batch 32) 257 / 340; batch 128: 64@32 299 / 520, 128@16
+// 307 / 604, 256@8 352 / 677, 512@4 507 / 581; 512@7 at batch 8 423 / 393, 16 439 / 445,
+// 64 438 / 500. Not by batch size: the mode must not change between packing the weights
+// and running (a frozen network's last chunk is smaller). Training steps (2 threads,
+// min of 3 alternating, s): IR-18 batch 32 2.06 -> 1.93 (forward) -> 1.58 (and the input
+// gradient), ResNet-18@32 batch 128 1.45 -> 1.36 -> 1.23.
 static int wg_pays(const ConvGeom *g) { return g->c >= 32 && g->oc >= 32; }
 
 static int dc_mode(const ConvGeom *g, int dx) {
     if (!fr_conv_direct || !dc_fits(g)) return 0;
     if (fr_conv_cb > 0) return 2;
     if (fr_conv_direct > 0) return 1;
-    if (!dx && fr_conv_wino && wg_fits(g) && (fr_conv_wino > 0 || wg_pays(g))) return 3;
+    if (fr_conv_wino && wg_fits(g) && (fr_conv_wino > 0 || wg_pays(g))) return 3;
     int kk = g->kh * g->kw, sum = dx ? g->oc : g->c, wide = g->ow >= (g->sh == 1 || dx ? 14 : 28);
     if (kk == 1) return 0;
     int cb = fr_conv_cb && sum * kk >= CB_MIN_CK;
@@ -1479,9 +1497,10 @@ size_t conv_direct_ws_floats(const ConvGeom *g) {
     DcShape f = fwd_shape(g), b = dx_shape(g);
     Dx2 d;
     size_t a = zmax(dc_ws(&f, g->n), cb_ws(&f, g->n));
-    if (wg_fits(g)) {  // (conv_direct_forward: the packed weights first)
-        WgShape w = wg_shape(g);
+    if (wg_fits(g)) {  // (the packed weights first)
+        WgShape w = wg_shape(g, 0), v = wg_shape(g, 1);
         a = zmax(a, wg_wfloats(&w) + (size_t)dc_tile_thr() * wg_thread_ws(&w));
+        a = zmax(a, wg_wfloats(&v) + (size_t)dc_tile_thr() * wg_thread_ws(&v));
     }
     size_t c = g->sh == 1 ? zmax(dc_ws(&b, g->n), cb_ws(&b, g->n)) : (dx2_plan(g, &d), dx2_ws(&d, g));
     return zmax(zmax(a, c), cbw_ws(g));
@@ -1510,7 +1529,7 @@ size_t conv_direct_packed_floats(const ConvGeom *g) {
     int mode = fwd_mode(g);
     if (!mode) return 0;
     if (mode == 3) {
-        WgShape w = wg_shape(g);
+        WgShape w = wg_shape(g, 0);
         return wg_wfloats(&w);
     }
     DcShape s = fwd_shape(g);
@@ -1519,8 +1538,8 @@ size_t conv_direct_packed_floats(const ConvGeom *g) {
 
 void conv_direct_pack_weights(float *wp, const float *w, const ConvGeom *g) {
     if (fwd_mode(g) == 3) {
-        WgShape s = wg_shape(g);
-        wg_pack(wp, w, &s);
+        WgShape s = wg_shape(g, 0);
+        wg_pack(wp, w, &s, 0);
         return;
     }
     int kk = g->kh * g->kw, kidx[64];
@@ -1534,7 +1553,7 @@ void conv_direct_forward_packed(float *out, const float *in, const float *wp, co
     DcOut e = {b, slope, act};
     int mode = fwd_mode(g);
     if (mode == 3) {
-        WgShape w = wg_shape(g);
+        WgShape w = wg_shape(g, 0);
         wg_run(out, in, wp, &e, g->n, &w, ws);
         return;
     }
@@ -1548,6 +1567,12 @@ void conv_direct_forward(float *out, const float *in, const float *w, const floa
 
 void conv_direct_dx(float *din, const float *dout, const float *w, const ConvGeom *g, float *ws) {
     int kk = g->kh * g->kw, kidx[64], cb = dx_mode(g) == 2;
+    if (dx_mode(g) == 3) {
+        WgShape s = wg_shape(g, 1);
+        wg_pack(ws, w, &s, 1);
+        wg_run(din, dout, ws, &dc_plain, g->n, &s, ws + wg_wfloats(&s));
+        return;
+    }
     if (g->sh == 2) {
         Dx2 d;
         dx2_plan(g, &d);

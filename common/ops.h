@@ -37,6 +37,9 @@ size_t conv2d_ws_floats(const ConvGeom *g);
 // allows (over the wide-pixel kernel; fr_conv_direct 0 still turns it off). fr_cb_cls:
 // whether channel blocks skip the taps that read only padding (by classes of output
 // pixels): -1 (default) where that skips 1/8 of the products or more, 0 never, 1 always.
+// fr_conv_wino: 3x3 stride-1 forwards and input gradients by Winograd's F(2x2, 3x3):
+// -1 (default) with 32 or more input and output channels, 0 never, 1 wherever it fits
+// (under fr_conv_cb 1 or fr_conv_direct 1 the kernel they force runs instead).
 extern int fr_conv_direct, fr_conv_cb, fr_cb_cls, fr_conv_wino;
 int conv_direct_ok(const ConvGeom *g);
 int conv_direct_dx_ok(const ConvGeom *g);
