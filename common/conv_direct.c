@@ -517,8 +517,10 @@ static WgShape wg_shape(const ConvGeom *g, int dx) {
 }
 
 static int wg_nob(const WgShape *s) { return (s->OC + DC_OB - 1) / DC_OB; }
-static size_t wg_thread_ws(const WgShape *s) {  // V, then M for every block of outputs
-    return (size_t)16 * WG_CC * WG_TB + (size_t)16 * DC_OB * WG_TB * wg_nob(s);
+// V, then M: for every block of outputs where the sums run over several chunks of
+// input channels, else for one at a time (wg_task)
+static size_t wg_thread_ws(const WgShape *s) {
+    return (size_t)16 * WG_CC * WG_TB + (size_t)16 * DC_OB * WG_TB * (s->C > WG_CC ? wg_nob(s) : 1);
 }
 
 static size_t wg_wfloats(const WgShape *s) { return (size_t)16 * wg_nob(s) * DC_OB * s->C; }
