@@ -1417,7 +1417,8 @@ static int dc_fits(const ConvGeom *g) {
 }
 
 // which kernel runs: 0 the GEMM path, 1 wide pixels, 2 channel blocks (fr_conv_cb 1:
-// wherever the shape fits; fr_conv_direct 1: wide pixels wherever the shape fits).
+// wherever the shape fits; fr_conv_direct 1: wide pixels wherever the shape fits), 3
+// Winograd (wg_pays; fr_conv_wino 1: wherever it fits, unless one of those is forced).
 // Automatic, measured (bench drivers over libfr.a, 3x3, 2 threads, best of 3 runs of 4
 // in GFLOP/s, GEMM / wide / channel blocks; "-" where the wide path was not in use):
 //   forward, stride 1: C=64 32x32 - / 191 / 167, C=64 56x56 - / 198 / 196, C=128 16x16

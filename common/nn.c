@@ -137,7 +137,7 @@ static size_t conv_ws(Node *n, Net *net, int batch) {
     return conv2d_ws_floats(&g);
 }
 static int fold_on(const Net *net, const Node *n);
-// A frozen network in chunks (packed weights): a convolution with its batch norm folded
+// A frozen network (packed weights): a convolution with its batch norm folded
 // in, whose batch norm's one consumer is a ReLU or PReLU, writes that activation's
 // output itself, applied as the outputs are stored (forward only: the pre-activation is
 // not kept). The activation's index, or 0.
@@ -773,8 +773,9 @@ float *net_param_data(Net *net, const char *name) {
 // layer's weights from memory once per chunk (IR-18 inference, batch 64: 43 ms at 38
 // GFLOP/s in chunks). So do the deep convolutions, from the first whose weights take
 // more than a chunk of its input: their activations are small, their weights large
-// (IR-18 inference, batch 64, 2 threads, sums of per-layer minima over alternating
-// runs: the layers from 256@14 on 244 ms in chunks of 8, ... on the whole batch).
+// (IR-18 inference with Winograd, batch 64, 2 threads, per-layer minima of 3
+// alternating runs summed over the network: 859 ms with chunks up to the linear layer,
+// 815 with this tail; the layers from 256@14 on about 313 -> 268 ms).
 // Not where a fused or folded pair would straddle the boundary.
 static int straddles(const Net *net, int t) {
     for (int i = 1; i < t && t < net->nn; i++)
@@ -815,8 +816,9 @@ void net_alloc(Net *net, int batch) {
     if (net->act) net->be->release(net->act), net->act = NULL;
     if (net->ws) net->be->release(net->ws), net->ws = NULL;
     net->tail = mb < batch ? micro_tail(net) : net->nn;
-    // chunks: the direct convolutions' weights packed once per batch, not once per chunk
-    // (IR-18 inference, batch 64 in chunks of 8: packing took ~3% of the time)
+    // a frozen network's direct convolutions: their weights packed once per batch, not
+    // once per chunk (IR-18 inference, batch 64 in chunks of 8: packing took ~3% of the
+    // time), the tail's too (so that they apply their activation as they store)
     free(net->pack), net->pack = NULL;
     size_t pack = 0;
     for (int i = 0; i < net->nn; i++) {
